@@ -1,0 +1,48 @@
+"""``weir dev up | down | status``: the embedded local stack."""
+
+from __future__ import annotations
+
+import click
+
+from weir.devstack import stack_down, stack_status, stack_up
+from weir.devstack.process import DevStackError
+from weir.runtime import load_config
+
+
+@click.group("dev")
+def dev() -> None:
+    """Start, stop and inspect the local stack (Kafka broker, DynamoDB-compatible server)."""
+
+
+@dev.command("up")
+def up() -> None:
+    """Start every local service in the background and wait until each is healthy."""
+    config = load_config()
+    try:
+        services = stack_up(config)
+    except DevStackError as exc:
+        raise click.ClickException(str(exc)) from None
+    for s in services:
+        click.echo(f"{s.name:<9} up   pid {s.pid:<7} {s.endpoint}")
+    click.echo(f"state dir: {config.state_dir}   lake: {config.lake}")
+
+
+@dev.command("down")
+def down() -> None:
+    """Stop exactly the services `weir dev up` started (by pid file). Harmless when nothing runs."""
+    stopped = stack_down(load_config())
+    click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@dev.command("status")
+def status() -> None:
+    """Tell which local services run, with their pids and endpoints; exit 1 if any is down."""
+    services = stack_status(load_config())
+    for s in services:
+        state = f"up   pid {s.pid}" if s.running else "down"
+        click.echo(f"{s.name:<9} {state:<14} {s.endpoint}")
+    if not all(s.running for s in services):
+        raise SystemExit(1)
+
+
+COMMANDS = [dev]
