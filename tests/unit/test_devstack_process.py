@@ -91,7 +91,8 @@ def test_old_java_is_refused_with_the_fix(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_kraft_properties_listen_on_loopback_only(tmp_path: Path) -> None:
-    text = server_properties(build_config(state_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:19092"))
+    text = server_properties(build_config(state_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:19092",
+                                         kafka_controller_port=9093))
     assert "process.roles=broker,controller" in text
     assert "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093" in text
     assert f"log.dirs={tmp_path}/kafka/data" in text
