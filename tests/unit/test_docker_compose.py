@@ -1,0 +1,196 @@
+"""Static checks of docker-compose.yml (no Docker engine needed).
+
+PyYAML's safe_load resolves the ``x-*`` anchors and ``<<:`` merge keys, so every service is checked as
+Compose will see it. When a Compose client is installed (``docker compose`` plugin or a standalone
+``docker-compose``), ``config -q`` validates the file against the Compose schema too; it needs no engine.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+REQUIRED_SERVICES = {
+    "kafka", "spark-master", "spark-worker", "dynamodb", "postgres",
+    "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+}
+ONE_SHOT_SERVICES = {"airflow-init"}  # runs `airflow db migrate` and exits: no healthcheck
+AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                    "airflow-triggerer"}
+SPARK_SERVICES = {"spark-master", "spark-worker"}
+AIRFLOW_MOUNTS = {"dags", "jobs", "feature_specs", "plugins", "src"}
+SPARK_MOUNTS = {"src", "jobs", "feature_specs"}
+WEIR_ENV = {
+    "WEIR_SPARK_MASTER": "spark://spark-master:7077",
+    "WEIR_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+    "WEIR_DYNAMODB_ENDPOINT": "http://dynamodb:8765",
+    "WEIR_DYNAMODB_REGION": "eu-west-1",
+    "WEIR_LAKE_PATH": "/data/lake",
+    "WEIR_CHECKPOINT_PATH": "/data/checkpoints",
+    "WEIR_STATE_DIR": "/data/state",
+}
+SECRET_KEY_RE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|FERNET_KEY|ACCESS_KEY|PRIVATE_KEY|API_KEY)", re.I)
+SUBSTITUTION_RE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$")
+URL_PASSWORD_RE = re.compile(r"://[^:/@\s]+:([^@\s]+)@")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def _bind_mount_sources(service: dict[str, Any]) -> dict[str, str]:
+    """Host directory (relative to the compose file, without ``./``) -> container path."""
+    out: dict[str, str] = {}
+    for vol in service.get("volumes") or []:
+        if isinstance(vol, dict):
+            source, target = str(vol.get("source", "")), str(vol.get("target", ""))
+        else:
+            source, target = str(vol).split(":")[:2]
+        if source.startswith("./"):
+            out[source[2:].rstrip("/")] = target
+    return out
+
+
+def test_required_services_exist(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) >= REQUIRED_SERVICES, f"missing: {sorted(REQUIRED_SERVICES - set(services))}"
+
+
+def test_every_service_has_image_or_build(services: dict[str, dict[str, Any]]) -> None:
+    for name, svc in services.items():
+        assert svc.get("image") or svc.get("build"), f"{name}: needs `image` or `build`"
+
+
+def test_long_running_services_have_healthchecks(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) >= ONE_SHOT_SERVICES
+    for name, svc in services.items():
+        if name in ONE_SHOT_SERVICES:
+            assert svc.get("restart") in ("no", None), f"{name} is one-shot: it must not restart"
+            continue
+        check = svc.get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), f"{name}: needs a healthcheck"
+
+
+def test_build_contexts_and_dockerfiles_exist(services: dict[str, dict[str, Any]]) -> None:
+    built = 0
+    for name, svc in services.items():
+        build = svc.get("build")
+        if not build:
+            continue
+        built += 1
+        context, dockerfile = (build, "Dockerfile") if isinstance(build, str) else (
+            build.get("context", "."), build.get("dockerfile", "Dockerfile"))
+        context_dir = (ROOT / context).resolve()
+        assert context_dir.is_dir(), f"{name}: build context {context} does not exist"
+        assert (context_dir / dockerfile).is_file(), f"{name}: {context}/{dockerfile} does not exist"
+    assert built >= 3, "Spark, Airflow and the DynamoDB server are built from docker/"
+
+
+def test_airflow_services_mount_the_project(services: dict[str, dict[str, Any]]) -> None:
+    for name in AIRFLOW_SERVICES:
+        mounts = _bind_mount_sources(services[name])
+        assert set(mounts) >= AIRFLOW_MOUNTS, f"{name}: missing mounts {sorted(AIRFLOW_MOUNTS - set(mounts))}"
+        env = _env(services[name])
+        assert mounts["dags"] == env["AIRFLOW__CORE__DAGS_FOLDER"]
+        assert mounts["plugins"] == env["AIRFLOW__CORE__PLUGINS_FOLDER"]
+
+
+def test_spark_services_mount_the_project(services: dict[str, dict[str, Any]]) -> None:
+    for name in SPARK_SERVICES:
+        mounts = _bind_mount_sources(services[name])
+        assert set(mounts) >= SPARK_MOUNTS, f"{name}: missing mounts {sorted(SPARK_MOUNTS - set(mounts))}"
+
+
+def test_weir_services_share_runtime_config_and_lake(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in AIRFLOW_SERVICES | SPARK_SERVICES:
+        env = _env(services[name])
+        for key, value in WEIR_ENV.items():
+            assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}, expected {value!r}"
+        volumes = [str(v) for v in services[name].get("volumes") or []]
+        assert "lake:/data" in volumes, f"{name}: the shared `lake` volume must be mounted at /data"
+    assert "lake" in (compose.get("volumes") or {})
+
+
+def test_airflow_uses_local_executor_and_postgres(services: dict[str, dict[str, Any]]) -> None:
+    for name in AIRFLOW_SERVICES:
+        env = _env(services[name])
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+        assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        if name not in ONE_SHOT_SERVICES:
+            deps = services[name].get("depends_on") or {}
+            assert deps.get("postgres", {}).get("condition") == "service_healthy", name
+            assert deps.get("airflow-init", {}).get("condition") == "service_completed_successfully", name
+
+
+def test_spark_worker_waits_for_master(services: dict[str, dict[str, Any]]) -> None:
+    deps = services["spark-worker"].get("depends_on") or {}
+    assert deps.get("spark-master", {}).get("condition") == "service_healthy"
+    assert "spark://spark-master:7077" in services["spark-worker"]["command"]
+
+
+def test_kafka_is_kraft_without_zookeeper(services: dict[str, dict[str, Any]]) -> None:
+    env = _env(services["kafka"])
+    assert "controller" in env["KAFKA_PROCESS_ROLES"].split(",")
+    assert "broker" in env["KAFKA_PROCESS_ROLES"].split(",")
+    assert "kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "zookeeper" not in COMPOSE_FILE.read_text().lower()
+    for path in (ROOT / "docker").rglob("*"):
+        if path.is_file():
+            assert "zookeeper" not in path.read_text(errors="replace").lower(), path
+
+
+def test_no_literal_secrets(services: dict[str, dict[str, Any]]) -> None:
+    text = COMPOSE_FILE.read_text()
+    assert not re.search(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", text), "AWS access key id in docker-compose.yml"
+    assert "AWS_SECRET_ACCESS_KEY" not in text
+    for name, svc in services.items():
+        for key, value in _env(svc).items():
+            if SECRET_KEY_RE.search(key) and value:
+                assert SUBSTITUTION_RE.match(value), f"{name}: {key} must come from ${{VAR:-default}}"
+            for password in URL_PASSWORD_RE.findall(value):
+                assert SUBSTITUTION_RE.match(password), f"{name}: {key} embeds a literal password"
+
+
+def test_docker_compose_config_is_valid() -> None:
+    candidates: list[list[str]] = []
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    reasons: list[str] = []
+    for cmd in candidates:
+        probe = subprocess.run([*cmd, "version"], capture_output=True, text=True, timeout=60)
+        if probe.returncode != 0:
+            reasons.append(f"`{' '.join(cmd)} version` failed: {(probe.stderr or probe.stdout).strip()[:200]}")
+            continue
+        result = subprocess.run([*cmd, "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True,
+                                text=True, timeout=120, cwd=ROOT)
+        assert result.returncode == 0, f"`{' '.join(cmd)} config -q` failed:\n{result.stderr}{result.stdout}"
+        return
+    pytest.skip("no Compose client installed (" + ("; ".join(reasons) or "no docker CLI") + ")")
