@@ -1,0 +1,99 @@
+"""Feature values at given (keys, t) rows from tiles (and raw events for the partial head tile).
+
+Used by the batch engine (t = end of the run interval) and the training-set builder (t = label time).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
+from weir.compute.spark_agg import (
+    build_tiles,
+    floor_us,
+    ir_fields,
+    tile_aggregations,
+    window_aggregations,
+)
+from weir.compute.windows import group_hops
+from weir.spec.models import FeatureGroup
+
+_T = "__weir_t"
+
+
+def _tile_columns(group: FeatureGroup) -> list[str]:
+    return [HOP_COL, TILE_END_COL, *(n for n, _ in ir_fields(group)), NEWEST_COL]
+
+
+def _spine(spine: DataFrame, group: FeatureGroup, t_col: str) -> DataFrame:
+    return spine.select(*group.key_columns, F.col(t_col).alias(_T)).distinct()
+
+
+def _lower_bound(group: FeatureGroup, t_us: Column) -> Column:
+    """Prune tiles that no window can use: tile_end > t - max_window (none for lifetime features)."""
+    mw = group.max_window_us
+    return F.lit(True) if mw is None else (F.unix_micros(F.col(TILE_END_COL)) > t_us - F.lit(mw))
+
+
+def _aggregate(parts: DataFrame, keyed_spine: DataFrame, group: FeatureGroup, t_col: str) -> DataFrame:
+    """Union with the spine itself (null tile) so every spine row yields a row, then window-aggregate."""
+    cols = [*group.key_columns, _T, *_tile_columns(group)]
+    fields = dict(ir_fields(group))
+    empty = keyed_spine.select(
+        *group.key_columns, _T,
+        F.lit(None).cast("long").alias(HOP_COL), F.lit(None).cast("timestamp").alias(TILE_END_COL),
+        *(F.lit(None).cast(t).alias(n) for n, t in fields.items()),
+        F.lit(None).cast("timestamp").alias(NEWEST_COL),
+    )
+    allrows = parts.select(*cols).unionByName(empty.select(*cols))
+    out = allrows.groupBy(*group.key_columns, _T).agg(*window_aggregations(group, _T))
+    return out.withColumnRenamed(_T, t_col)
+
+
+def features_at(tiles: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: str = "t") -> DataFrame:
+    """Feature values at each (keys, t) of ``spine`` from ``tiles`` only.
+
+    Correct when every tile holds only events ``<= t`` -- e.g. ``t`` on a boundary of every hop (end of
+    day) with tiles built from events up to ``t``. For arbitrary ``t`` use ``point_in_time_features``.
+    Returns keys, ``t_col``, every output column, ``newest_event_ts``.
+    """
+    s = _spine(spine, group, t_col)
+    t_us = F.unix_micros(F.col(_T))
+    cand = s.join(tiles, group.key_columns).where(
+        (F.unix_micros(F.col(TILE_END_COL)) - F.col(HOP_COL) < t_us) & _lower_bound(group, t_us)
+    )
+    return _aggregate(cand, s, group, t_col)
+
+
+def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: str = "t",
+                           tiles: DataFrame | None = None) -> DataFrame:
+    """Exact point-in-time values at arbitrary ``t`` (events with event time <= t only).
+
+    Full tiles (``tile_end <= floor_h(t)``) come from ``tiles`` (built from ``events`` if not given);
+    the head ``(floor_h(t), t]`` of every hop is aggregated from raw ``events`` per spine row, so an event
+    after ``t`` never leaks in. Equals what ``py_feature_values`` serves online at ``t``.
+    """
+    keys = group.key_columns
+    s = _spine(spine, group, t_col)
+    t_us = F.unix_micros(F.col(_T))
+    if tiles is None:
+        tiles = build_tiles(events, group)
+    full = s.join(tiles, keys).where(
+        (F.unix_micros(F.col(TILE_END_COL)) <= floor_us(t_us, F.col(HOP_COL))) & _lower_bound(group, t_us)
+    )
+    parts = full.select(*keys, _T, *_tile_columns(group))
+    ev = events.where(F.col(group.event_time).isNotNull())
+    ts_us = F.unix_micros(F.col(group.event_time))
+    for hop in group_hops(group):
+        fl = floor_us(t_us, hop)
+        head = (
+            s.join(ev, keys)
+            .where((ts_us > fl) & (ts_us <= t_us))
+            .groupBy(*keys, _T)
+            .agg(*tile_aggregations(group, hop))
+            .withColumn(HOP_COL, F.lit(hop).cast("long"))
+            .withColumn(TILE_END_COL, F.timestamp_micros(fl + F.lit(hop)))
+        )
+        parts = parts.unionByName(head.select(*keys, _T, *_tile_columns(group)))
+    return _aggregate(parts, s, group, t_col)
