@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-COMMAND_MODULES = ["dev", "smoke", "demo"]
+COMMAND_MODULES = ["dev", "smoke", "demo", "specs", "batch", "online"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

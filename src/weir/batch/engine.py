@@ -1,0 +1,189 @@
+"""The batch engine: tiles of a range of days, then feature values at each day's run time from stored tiles.
+
+For days [first, last] (run times T = end of each day):
+1. tiles of the new events (event time in the range) replace the tile-table partitions of those days;
+2. the feature row of an entity at T merges the stored tiles in each window of T (read back from the tile
+   table, so the lookback comes from stored tiles, not from raw events), plus, for lifetime features, the
+   lifetime snapshot of the day before the range (an IR row per entity) and the range's own tiles;
+3. the lifetime snapshot at each T is stored, so the next run starts from it.
+The cost of a run grows with its own days and the longest window's tiles, not with the source's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from weir.batch.source import day_start, read_source, run_time
+from weir.batch.tables import (
+    PARTITION_COL,
+    RUN_TS_COL,
+    features_path,
+    lifetime_path,
+    overwrite_partitions,
+    quarantine_path,
+    read_partitions,
+    tiles_path,
+)
+from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, ir_column, ir_parts
+from weir.compute.windows import DAY_US, feature_windows
+from weir.runtime import RuntimeConfig
+from weir.spec.models import Feature, FeatureGroup
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    first: date
+    last: date
+    events: int
+    rejected: int
+    tiles: int
+    feature_rows: int
+
+
+def lifetime_features(group: FeatureGroup) -> list[Feature]:
+    return [w.feature for w in feature_windows(group) if w.window_us is None]
+
+
+def lookback_days(group: FeatureGroup) -> int:
+    """Whole days of stored tiles a run time needs before its own day (longest window plus one hop)."""
+    longest = max((w.window_us + w.hop_us for w in feature_windows(group) if w.window_us is not None), default=0)
+    return -(-longest // DAY_US)
+
+
+def _lifetime_hop(group: FeatureGroup) -> int | None:
+    hops = {w.hop_us for w in feature_windows(group) if w.window_us is None}
+    if len(hops) > 1:
+        raise ValueError(f"group '{group.name}': lifetime features must share one hop, got {sorted(hops)}")
+    return next(iter(hops), None)
+
+
+def _null_ir(group: FeatureGroup, features: list[Feature], df: DataFrame, when: Column) -> DataFrame:
+    """Blank the IR columns of ``features`` on rows matching ``when`` (so they do not count twice)."""
+    from pyspark.sql import functions as F
+
+    for f in features:
+        for p in ir_parts(group, f):
+            name = ir_column(f, p.part)
+            df = df.withColumn(name, F.when(~when, F.col(name)))
+    return df
+
+
+def _lifetime_base(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date,
+                   tiles_all: DataFrame | None, hop: int) -> DataFrame | None:
+    """IR rows (one per entity) of every lifetime feature as of the start of ``first``.
+
+    Taken from the stored snapshot of the day before; when there is none (first run, or a gap), merged once
+    from all stored tiles of the lifetime hop that end by then.
+    """
+    from pyspark.sql import functions as F
+
+    from weir.compute.spark_agg import merge_aggregations
+
+    feats = lifetime_features(group)
+    names = [f.name for f in feats]
+    prev = read_partitions(spark, lifetime_path(config, group.name), first - timedelta(days=1),
+                           first - timedelta(days=1))
+    if prev is not None and prev.limit(1).count() > 0:
+        base = prev.drop(PARTITION_COL, RUN_TS_COL)
+    elif tiles_all is not None:
+        older = tiles_all.where((F.col(HOP_COL) == F.lit(hop)) & (F.col(TILE_END_COL) <= F.lit(day_start(first))))
+        base = older.groupBy(*group.key_columns).agg(*merge_aggregations(group, names))
+    else:
+        return None
+    return base
+
+
+def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date, last: date,
+                  run_id: str) -> RangeResult:
+    """Compute and store tiles, features and lifetime snapshots of days [first, last]; idempotent."""
+    from pyspark.sql import functions as F
+
+    from weir.compute.spark_agg import build_tiles, merge_aggregations, tile_schema, window_aggregations
+
+    keys = group.key_columns
+    sl = read_source(spark, group, config, first, last)
+    events = sl.events.persist()
+    n_events = events.count()
+
+    tiles = build_tiles(events, group).withColumn(
+        PARTITION_COL, F.to_date(F.timestamp_micros(F.unix_micros(F.col(TILE_END_COL)) - 1)))
+    t_path = tiles_path(config, group.name)
+    overwrite_partitions(tiles.select(*tile_schema(group).fieldNames(), PARTITION_COL), t_path, first, last)
+
+    rejected = sl.rejected.withColumn("run_id", F.lit(run_id)).withColumn("quarantined_at", F.current_timestamp())
+    rejected = rejected.withColumn(PARTITION_COL, F.coalesce(
+        F.to_date(F.timestamp_micros(F.unix_micros(F.col(group.event_time)) - 1)), F.lit(first)))
+    rejected = rejected.persist()
+    n_rejected = rejected.count()
+    q_path = quarantine_path(config, group.name)
+    if n_rejected or read_partitions(spark, q_path, first, last) is not None:
+        overwrite_partitions(rejected, q_path, first, last)
+    rejected.unpersist()
+    events.unpersist()
+
+    # Stored tiles in the lookback of the range, read back from Delta (the new days included).
+    lookback = lookback_days(group)
+    stored = read_partitions(spark, t_path, first - timedelta(days=lookback), last)
+    assert stored is not None
+    stored = stored.drop(PARTITION_COL)
+    life_hop = _lifetime_hop(group)
+    life_feats = lifetime_features(group)
+    candidates = stored
+    if life_hop is not None:
+        # Lifetime features: tiles before the range are already in the base snapshot.
+        candidates = _null_ir(group, life_feats, stored, F.col(TILE_END_COL) <= F.lit(day_start(first)))
+        all_tiles = spark.read.format("delta").load(t_path)
+        base = _lifetime_base(spark, group, config, first, all_tiles, life_hop)
+        if base is not None:
+            others = [f for f in group.features if f not in life_feats]
+            base_tiles = base.withColumn(HOP_COL, F.lit(life_hop).cast("long")).withColumn(
+                TILE_END_COL, F.lit(day_start(first)))
+            for f in others:
+                for p in ir_parts(group, f):
+                    base_tiles = base_tiles.withColumn(ir_column(f, p.part), F.lit(None))
+            candidates = candidates.unionByName(base_tiles.select(*candidates.columns))
+
+    n_days = (last - first).days + 1
+    run_times = spark.createDataFrame([(run_time(first + timedelta(days=i)),) for i in range(n_days)],
+                                      f"{RUN_TS_COL} timestamp")
+    # A tile joins the run times whose windows (of its hop) it can fall in; lifetime tiles join every later T.
+    t_us, start_us = F.unix_micros(F.col(RUN_TS_COL)), F.unix_micros(F.col(TILE_END_COL)) - F.col(HOP_COL)
+    reach = None
+    for hop in sorted({w.hop_us for w in feature_windows(group)}):
+        windows = [w.window_us for w in feature_windows(group) if w.hop_us == hop]
+        cond = F.col(HOP_COL) == F.lit(hop)
+        if None not in windows:
+            cond = cond & (start_us >= t_us - F.lit(max(w for w in windows if w is not None)))
+        reach = cond if reach is None else (reach | cond)
+    assert reach is not None
+    joined = candidates.crossJoin(F.broadcast(run_times)).where((start_us < t_us) & reach)
+
+    features = (joined.groupBy(*keys, RUN_TS_COL).agg(*window_aggregations(group, t_col=RUN_TS_COL))
+                .withColumn(PARTITION_COL, F.to_date(F.col(RUN_TS_COL) - F.expr("INTERVAL 1 DAY"))))
+    out_cols = [*keys, RUN_TS_COL, *group.output_column_names(), NEWEST_COL, PARTITION_COL]
+    f_path = features_path(config, group.name)
+    overwrite_partitions(features.select(*out_cols), f_path, first, last)
+
+    if life_hop is not None:
+        names = [f.name for f in life_feats]
+        snap = (joined.where(F.col(HOP_COL) == F.lit(life_hop)).groupBy(*keys, RUN_TS_COL)
+                .agg(*merge_aggregations(group, names))
+                .withColumn(PARTITION_COL, F.to_date(F.col(RUN_TS_COL) - F.expr("INTERVAL 1 DAY"))))
+        overwrite_partitions(snap, lifetime_path(config, group.name), first, last)
+
+    return RangeResult(first, last, n_events, n_rejected, _rows_written(spark, t_path),
+                       _rows_written(spark, f_path))
+
+
+def _rows_written(spark: SparkSession, path: str) -> int:
+    """Rows the last commit wrote to ``path`` (from the Delta log: no second scan of the data)."""
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()
+    metrics = (row[0] if row else None) or {}
+    return int(metrics.get("numOutputRows", 0))

@@ -1,0 +1,231 @@
+"""Read features online: ``OnlineClient(config).get_features(["user_spend"], [{"user_id": "u1"}])``.
+
+Values are computed at read time ``at`` (default: now) by merging the stored tiles with ``weir.compute``'s
+Python mirror (``py_feature_values``), so windows slide with read time: a ``1d`` count read a day after the
+last event is 0 even though nothing was written since.
+
+Per entity and group the result also carries:
+* ``found``: an unexpired item exists. An item is treated as missing when its ``expires_at`` is past or its
+  newest event is older than the spec's ``online.ttl`` at ``at`` (DynamoDB deletes expired items lazily);
+* ``event_ts``: the newest event the values are built from;
+* ``as_of``: the run time the item was published for (values are complete up to then);
+* ``age_s`` = ``at - as_of`` in seconds, and ``stale`` = ``age_s > online.freshness_slo`` (None without an SLO
+  or without an item): the age of the *computation*, so an inactive entity served by an on-time pipeline is
+  not stale;
+* ``source_version``: the Delta version of the tile table the item was published from.
+
+Defaults (missing entity, or a window holding no value): the feature's ``default:`` when the spec sets one;
+otherwise ``count`` and ``approx_count_distinct`` are 0 (no events means a count of zero, the same value a
+found entity with an empty window gets) and every other aggregation is None.
+
+Reads at an ``at`` before the item's ``as_of`` are best effort (the newest tile may hold later events).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from weir.compute.ir import output_type
+from weir.compute.py_agg import py_feature_values
+from weir.compute.windows import datetime_to_us, us_to_datetime
+from weir.online.codec import decode_tiles
+from weir.online.errors import FeatureRequestError, OnlineStoreError
+from weir.online.keys import entity_pk
+from weir.online.store import DynamoOnlineStore
+from weir.runtime import RuntimeConfig, load_config
+from weir.spec.models import Aggregation, ColumnType, FeatureGroup
+
+READ_ATTRIBUTES = ("newest_event_us", "run_us", "source_version", "expires_at", "tiles")
+
+
+@dataclass
+class GroupFeatures:
+    """One group's features for one entity."""
+
+    group: str
+    values: dict[str, Any]
+    found: bool
+    event_ts: datetime | None = None
+    as_of: datetime | None = None
+    age_s: float | None = None
+    stale: bool | None = None
+    source_version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "values": {k: _json_value(v) for k, v in self.values.items()},
+            "found": self.found,
+            "event_ts": _json_value(self.event_ts),
+            "as_of": _json_value(self.as_of),
+            "age_s": self.age_s,
+            "stale": self.stale,
+            "source_version": self.source_version,
+        }
+
+
+@dataclass
+class EntityFeatures:
+    """All requested groups' features for one entity (in request order)."""
+
+    entity: Any
+    groups: dict[str, GroupFeatures] = field(default_factory=dict)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Flat ``column -> value``; a column name found in two groups is given as ``group:column``."""
+        counts: dict[str, int] = {}
+        for g in self.groups.values():
+            for c in g.values:
+                counts[c] = counts.get(c, 0) + 1
+        return {(c if counts[c] == 1 else f"{g.group}:{c}"): v
+                for g in self.groups.values() for c, v in g.values.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        entity = dict(self.entity) if isinstance(self.entity, Mapping) else self.entity
+        return {"entity": _json_value(entity), "groups": {n: g.to_dict() for n, g in self.groups.items()}}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, dict):
+        return {k: _json_value(x) for k, x in v.items()}
+    return v
+
+
+def parse_at(at: datetime | str | int | float | None) -> int:
+    """Read time -> epoch micros: None = now; datetime (naive = UTC); ISO string; epoch seconds number."""
+    if at is None:
+        return time.time_ns() // 1000
+    if isinstance(at, datetime):
+        return datetime_to_us(at)
+    if isinstance(at, str):
+        try:
+            return datetime_to_us(datetime.fromisoformat(at.replace("Z", "+00:00")))
+        except ValueError:
+            raise FeatureRequestError(f"bad read time {at!r}; use ISO 8601, e.g. 2024-01-31T12:00:00Z",
+                                      kind="bad_request") from None
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        return int(at * 1_000_000)
+    raise FeatureRequestError(f"bad read time {at!r}", kind="bad_request")
+
+
+def _typed(group: FeatureGroup, column_feature: Any, value: Any) -> Any:
+    """Undo the publisher's JSON-friendly encoding: epoch micros -> datetime, epoch days -> date."""
+    if value is None:
+        return None
+    kind = output_type(group, column_feature)
+    if kind == ColumnType.TIMESTAMP.value and isinstance(value, int):
+        return us_to_datetime(value)
+    if kind == ColumnType.DATE.value and isinstance(value, int):
+        return date(1970, 1, 1) + timedelta(days=value)
+    return value
+
+
+def feature_default(group: FeatureGroup, column_feature: Any) -> Any:
+    if column_feature.default is not None:
+        return column_feature.default
+    if column_feature.aggregation in (Aggregation.COUNT, Aggregation.APPROX_COUNT_DISTINCT):
+        return 0
+    return None
+
+
+class OnlineClient:
+    """Feature reads against the online store; specs from ``specs_dir`` (default: the config's) or ``groups``."""
+
+    def __init__(self, config: RuntimeConfig | None = None, specs_dir: str | Path | None = None,
+                 groups: Sequence[FeatureGroup] | None = None, store: DynamoOnlineStore | None = None) -> None:
+        from weir.spec.loader import load_specs
+
+        self.config = config or load_config()
+        specs = list(groups) if groups is not None else load_specs(specs_dir or self.config.specs_dir)
+        self.groups: dict[str, FeatureGroup] = {g.name: g for g in specs}
+        self.store = store or DynamoOnlineStore(self.config)
+
+    # ------------------------------------------------------------------------------------------ requests
+    def resolve(self, refs: Sequence[str] | str) -> dict[str, list[str]]:
+        """``["g", "g:column"]`` -> {group: [output columns]} (request order; a whole group = all columns)."""
+        if isinstance(refs, str):
+            refs = [refs]
+        if not refs:
+            raise FeatureRequestError("no features requested; name a group or group:feature_column",
+                                      kind="bad_request")
+        out: dict[str, list[str]] = {}
+        for ref in refs:
+            if not isinstance(ref, str) or not ref.strip():
+                raise FeatureRequestError(f"bad feature reference {ref!r}; use 'group' or 'group:feature_column'",
+                                          kind="bad_request")
+            name, _, column = ref.strip().partition(":")
+            group = self.groups.get(name)
+            if group is None:
+                raise FeatureRequestError(
+                    f"unknown feature group '{name}'; known: {', '.join(sorted(self.groups)) or 'none'}",
+                    kind="unknown_group")
+            columns = group.output_column_names()
+            if column and column not in columns:
+                raise FeatureRequestError(
+                    f"group '{name}' has no feature column '{column}'; its columns: {', '.join(columns)}",
+                    kind="unknown_feature")
+            chosen = out.setdefault(name, [])
+            for c in [column] if column else columns:
+                if c not in chosen:
+                    chosen.append(c)
+        return out
+
+    def get_features(self, refs: Sequence[str] | str, entity_keys: Sequence[Any],
+                     at: datetime | str | int | float | None = None) -> list[EntityFeatures]:
+        """Features ``refs`` for each entity (dicts of key values, or scalars for single-key groups)."""
+        wanted = self.resolve(refs)
+        t_us = parse_at(at)
+        if isinstance(entity_keys, str | bytes | Mapping):
+            raise FeatureRequestError("entity_keys is a list of entities, e.g. [{'user_id': 'u1'}] or ['u1']")
+        strict = len(wanted) == 1
+        pks = {name: [entity_pk(self.groups[name], e, strict=strict) for e in entity_keys] for name in wanted}
+        results = [EntityFeatures(e) for e in entity_keys]
+        for name, columns in wanted.items():
+            group = self.groups[name]
+            try:
+                items = self.store.get_items(name, pks[name], READ_ATTRIBUTES)
+            except OnlineStoreError as exc:
+                if exc.code != "ResourceNotFoundException":
+                    raise
+                items = {}  # never published: every entity is missing
+            for res, pk in zip(results, pks[name], strict=True):
+                res.groups[name] = self._group_features(group, columns, items.get(pk), t_us)
+        return results
+
+    # -------------------------------------------------------------------------------------------- values
+    def _group_features(self, group: FeatureGroup, columns: list[str], item: dict[str, Any] | None,
+                        t_us: int) -> GroupFeatures:
+        by_column = {c.name: c.feature for c in group.output_columns()}
+        if item is not None and (item["expires_at"] * 1_000_000 <= t_us
+                                 or item["newest_event_us"] + group.online.ttl_us <= t_us):
+            item = None  # expired: DynamoDB's TTL deletion is lazy
+        if item is None:
+            return GroupFeatures(group.name, {c: feature_default(group, by_column[c]) for c in columns}, False)
+        computed = py_feature_values(group, decode_tiles(item["tiles"]), t_us)
+        values: dict[str, Any] = {}
+        for c in columns:
+            v = _typed(group, by_column[c], computed.get(c))
+            if v is None:
+                v = by_column[c].default
+            values[c] = v
+        as_of_us = int(item["run_us"])
+        age_s = (t_us - as_of_us) / 1e6
+        slo = group.online.freshness_slo_us
+        return GroupFeatures(
+            group.name, values, True, event_ts=us_to_datetime(int(item["newest_event_us"])),
+            as_of=us_to_datetime(as_of_us), age_s=age_s,
+            stale=None if slo is None else (t_us - as_of_us) > slo, source_version=int(item["source_version"]))
+
+
+__all__ = ["EntityFeatures", "GroupFeatures", "OnlineClient", "feature_default", "parse_at"]

@@ -1,0 +1,255 @@
+"""Publish a group's tiles at run time T = ``ds`` + 1 day 00:00 UTC to the online store.
+
+One item per entity (docs/architecture.md): the tiles of every windowed hop that can still fall in a window
+read at or after T (``tile_end <= T`` and within the longest window of that hop), with the lifetime features'
+IR columns blanked, plus one lifetime tile per entity holding the merged IR of the lifetime features as of T
+(from the batch engine's ``lifetime/<group>`` snapshot of ``ds``, else merged from every tile ending by T).
+The grouping per entity runs in Spark (``collect_list`` of tile structs); the driver streams the result with
+``toLocalIterator`` into parallel newest-wins conditional puts. A rerun ends in the same state: items already
+written by the interrupted run are rewritten with identical content (same events, same ``run_us``).
+
+Items whose newest event is older than the spec's ``online.ttl`` at T are not written (they would be served
+as missing anyway and DynamoDB's TTL would delete them): counted as ``expired``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, TIMESTAMP, ir_column, ir_parts
+from weir.compute.windows import DAY_US, datetime_to_us, feature_windows
+from weir.online.codec import encode_tiles
+from weir.online.errors import FeatureRequestError, OnlineStoreError
+from weir.online.keys import entity_pk
+from weir.online.store import DynamoOnlineStore, OnlineItem, WriteStats
+from weir.runtime import RuntimeConfig, load_config
+from weir.spec.models import ColumnType, FeatureGroup
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+PUBLISH_LOG = "_weir/publish_log"
+TILES = "tiles"
+NEWEST_US = "newest_us"
+
+
+@dataclass
+class PublishSummary:
+    group: str
+    ds: date
+    run_ts: datetime
+    table: str
+    source_version: int
+    entities: int = 0
+    written: int = 0
+    skipped: int = 0  # a newer value was kept
+    expired: int = 0  # newest event older than the TTL at T: not written
+    invalid: int = 0  # keys DynamoDB cannot store (e.g. empty string): not written
+    retried: int = 0
+    seconds: float = 0.0
+
+    @property
+    def items_per_s(self) -> float:
+        return (self.written + self.skipped) / self.seconds if self.seconds > 0 else 0.0
+
+    def lines(self) -> list[str]:
+        return [
+            f"published {self.group} ds={self.ds} (run_ts {self.run_ts:%Y-%m-%d %H:%M} UTC, tiles version "
+            f"{self.source_version}) to {self.table}",
+            f"  entities             {self.entities:>10,}",
+            f"  items written        {self.written:>10,}",
+            f"  skipped (newer kept) {self.skipped:>10,}",
+            f"  expired (past TTL)   {self.expired:>10,}",
+            f"  invalid keys         {self.invalid:>10,}",
+            f"  retried requests     {self.retried:>10,}",
+            f"  time                 {self.seconds:>9.1f}s   ({self.items_per_s:,.0f} items/s)",
+        ]
+
+
+def run_time_us(ds: date) -> int:
+    return datetime_to_us(datetime(ds.year, ds.month, ds.day, tzinfo=UTC)) + DAY_US
+
+
+def _ir_value(group: FeatureGroup, name: str, ptype: str, keep: Column | None) -> Column:
+    """An IR column made JSON-friendly (timestamps -> epoch micros, dates -> epoch days), NULL unless ``keep``."""
+    from pyspark.sql import functions as F
+
+    col = F.col(name)
+    if ptype == TIMESTAMP:
+        col = F.unix_micros(col)
+    elif ptype == ColumnType.DATE.value:
+        col = F.unix_date(col)
+    return col if keep is None else F.when(keep, col)
+
+
+def _tile_struct(group: FeatureGroup, hop: Column, end_us: Column, newest_us: Column,
+                 keep: dict[str, Column | None]) -> Column:
+    from pyspark.sql import functions as F
+
+    from weir.compute.spark_agg import spark_type
+
+    fields = [hop.cast("long").alias(HOP_COL), end_us.alias("tile_end_us"), newest_us.alias(NEWEST_COL)]
+    for f in group.features:
+        for p in ir_parts(group, f):
+            name = ir_column(f, p.part)
+            if f.name in keep:
+                fields.append(_ir_value(group, name, p.type, keep[f.name]).alias(name))
+            else:  # same struct shape in every part of the union
+                ptype = "long" if p.type == TIMESTAMP else "int" if p.type == ColumnType.DATE.value else p.type
+                fields.append(F.lit(None).cast(spark_type(ptype)).alias(name))
+    return F.struct(*fields)
+
+
+def _key_cols(group: FeatureGroup) -> list[Column]:
+    from pyspark.sql import functions as F
+
+    out = []
+    for k in group.key_columns:
+        ctype = group.source.columns[k]
+        out.append((F.unix_micros(F.col(k)) if ctype == ColumnType.TIMESTAMP else F.col(k)).alias(k))
+    return out
+
+
+def entity_tiles(spark: SparkSession, group: FeatureGroup, ds: date, config: RuntimeConfig,
+                 ) -> tuple[DataFrame, int]:
+    """One row per entity: key columns, ``tiles`` (list of tile structs), ``newest_us``; and the tile version."""
+    from pyspark.sql import functions as F
+
+    from weir.batch.engine import lifetime_features
+    from weir.batch.tables import PARTITION_COL, lifetime_path, read_partitions, table_version, tiles_path
+    from weir.compute.spark_agg import merge_aggregations
+
+    path = tiles_path(config, group.name)
+    version = table_version(spark, path)
+    if version is None:
+        raise OnlineStoreError(f"no tile table at {path}: run `weir backfill {group.name}` for {ds} first")
+    t_us = run_time_us(ds)
+    windows = feature_windows(group)
+    longest: dict[int, int] = {}
+    for w in windows:
+        if w.window_us is not None:
+            longest[w.hop_us] = max(longest.get(w.hop_us, 0), w.window_us)
+    life = lifetime_features(group)
+    life_names = {f.name for f in life}
+    life_hops = {w.hop_us for w in windows if w.window_us is None}
+
+    tiles = spark.read.format("delta").option("versionAsOf", version).load(path)
+    end_us = F.unix_micros(F.col(TILE_END_COL))
+    newest_us = F.unix_micros(F.col(NEWEST_COL))
+    parts: list[DataFrame] = []
+    if longest:
+        lookback = -(-max(longest.values()) // DAY_US) + 1
+        first = date.fromordinal(ds.toordinal() - lookback)
+        recent = tiles.where((F.col(PARTITION_COL) >= F.lit(first)) & (F.col(PARTITION_COL) <= F.lit(ds))
+                             & (end_us <= F.lit(t_us)))
+        reach = None
+        for hop, w_us in longest.items():
+            cond = (F.col(HOP_COL) == F.lit(hop)) & (end_us > F.lit(t_us - w_us))
+            reach = cond if reach is None else (reach | cond)
+        assert reach is not None
+        keep: dict[str, Column | None] = {}
+        for f in group.features:
+            hops = sorted({w.hop_us for w in windows if w.feature.name == f.name and w.window_us is not None})
+            if hops:
+                keep[f.name] = F.col(HOP_COL).isin(hops)
+        parts.append(recent.where(reach).select(
+            *_key_cols(group), _tile_struct(group, F.col(HOP_COL), end_us, newest_us, keep).alias("tile"),
+            newest_us.alias(NEWEST_US)))
+    if life:
+        (life_hop,) = life_hops
+        names = sorted(life_names)
+        snap = read_partitions(spark, lifetime_path(config, group.name), ds, ds)
+        if snap is None or snap.limit(1).count() == 0:
+            older = tiles.where((F.col(HOP_COL) == F.lit(life_hop)) & (end_us <= F.lit(t_us)))
+            snap = older.groupBy(*group.key_columns).agg(*merge_aggregations(group, names))
+        life_end = F.coalesce(F.ceil(newest_us / F.lit(life_hop)).cast("long") * F.lit(life_hop), F.lit(t_us))
+        parts.append(snap.select(
+            *_key_cols(group),
+            _tile_struct(group, F.lit(life_hop), life_end, newest_us, dict.fromkeys(names)).alias("tile"),
+            newest_us.alias(NEWEST_US)))
+    if not parts:  # pragma: no cover - a group always has a feature
+        raise OnlineStoreError(f"group {group.name} has no features to publish")
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    grouped = union.groupBy(*group.key_columns).agg(
+        F.collect_list("tile").alias(TILES), F.max(NEWEST_US).alias(NEWEST_US))
+    return grouped, version
+
+
+def _plain_tile(tile: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tile.asDict().items():
+        if v is None:
+            continue
+        out[k] = bytes(v) if isinstance(v, bytearray | memoryview) else v
+    return out
+
+
+def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: RuntimeConfig | None = None,
+            progress: bool = True, store: DynamoOnlineStore | None = None, log: bool = True) -> PublishSummary:
+    """Publish the tiles of ``group`` as of the end of ``ds`` to DynamoDB (newest wins); see module doc."""
+    from weir.spec.loader import find_spec
+
+    config = config or load_config()
+    spec = group if isinstance(group, FeatureGroup) else find_spec(group, config.specs_dir)
+    store = store or DynamoOnlineStore(config)
+    began = time.perf_counter()
+    table = store.ensure_table(spec.name)
+    t_us = run_time_us(ds)
+    grouped, version = entity_tiles(spark, spec, ds, config)
+    grouped = grouped.persist()
+    summary = PublishSummary(spec.name, ds, datetime.fromtimestamp(t_us / 1e6, UTC), table, version)
+    try:
+        summary.entities = grouped.count()
+        ttl_us = spec.online.ttl_us
+
+        def items() -> Any:
+            for row in grouped.toLocalIterator(prefetchPartitions=True):
+                newest = int(row[NEWEST_US])
+                expires_at = -(-(newest + ttl_us) // 1_000_000)
+                if expires_at * 1_000_000 <= t_us:
+                    summary.expired += 1
+                    continue
+                try:
+                    pk = entity_pk(spec, {k: row[k] for k in spec.key_columns})
+                except FeatureRequestError:
+                    summary.invalid += 1
+                    continue
+                tiles = sorted((_plain_tile(t) for t in row[TILES]),
+                               key=lambda t: (t[HOP_COL], t["tile_end_us"]))
+                yield OnlineItem(pk, newest, t_us, version, expires_at, encode_tiles(tiles))
+
+        stats = _write(store, spec.name, items(), summary.entities, progress)
+    finally:
+        grouped.unpersist()
+    summary.written, summary.skipped, summary.retried = stats.written, stats.skipped, stats.retried
+    summary.seconds = time.perf_counter() - began
+    if log:
+        _log(spark, config, summary)
+    return summary
+
+
+def _write(store: DynamoOnlineStore, group: str, items: Any, total: int, progress: bool) -> WriteStats:
+    if not progress:
+        return store.write_items(group, items)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("items"), TimeElapsedColumn()) as bar:
+        task = bar.add_task(f"publish {group}", total=total)
+        return store.write_items(group, items, on_done=lambda n: bar.advance(task, n))
+
+
+def _log(spark: SparkSession, config: RuntimeConfig, s: PublishSummary) -> None:
+    """Append the run to the ``_weir/publish_log`` Delta table (the record of what is online, from where)."""
+    row = [(s.group, s.ds, s.run_ts, s.table, f"tiles/{s.group}", s.source_version,
+            s.entities, s.written, s.skipped, s.expired, s.invalid, s.retried, float(s.seconds),
+            datetime.now(UTC))]
+    schema = ("group string, ds date, run_ts timestamp, online_table string, source_table string, "
+              "source_version long, entities long, items_written long, items_skipped long, items_expired long, "
+              "items_invalid long, retried long, seconds double, finished_at timestamp")
+    spark.createDataFrame(row, schema).write.format("delta").mode("append").save(config.table_path(PUBLISH_LOG))
