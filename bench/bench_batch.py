@@ -1,0 +1,80 @@
+"""Batch engine benchmark: full-backfill throughput, and the incremental daily run vs a full recompute.
+
+Run (the local stack is not needed, only Spark):
+
+    .venv/bin/python bench/bench_batch.py --users 100000 --events 10000000 --days 30
+
+Both measurements run in the same process on the same data, so their ratio is meaningful on a noisy machine.
+Prints the figures and the command that reproduces them; copy them into docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=20000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--group", default="user_spend")
+    args = parser.parse_args()
+
+    lake = tempfile.mkdtemp(prefix="weir-bench-batch-")
+    os.environ["WEIR_LAKE_PATH"] = lake
+    from weir.batch import backfill, run_day
+    from weir.demo import generate, write_demo_tables
+    from weir.runtime import load_config
+    from weir.spark import get_spark
+    from weir.spec import find_spec
+
+    config = load_config()
+    spark = get_spark("weir-bench-batch", config)
+    group = find_spec(args.group, config.specs_dir)
+    end = date(2026, 11, 1)
+    start = end - timedelta(days=args.days)
+    rate = args.events / args.users / args.days
+    data = generate(3, datetime.combine(start, datetime.min.time()), args.days, args.users,
+                    max(50, args.users // 100), rate)
+    write_demo_tables(spark, data, lake)
+    n_events = len(data.transactions)
+    last = end - timedelta(days=1)
+
+    t0 = time.perf_counter()
+    full = backfill(spark, group, start, last, config, chunk_days=args.days)
+    full_s = time.perf_counter() - t0
+    cores = spark.sparkContext.defaultParallelism
+
+    # The same last day two ways: incremental (that day's events + stored tiles) vs a full recompute of the
+    # whole history up to it, as an engine without stored tiles would have to do.
+    t0 = time.perf_counter()
+    run_day(spark, group, last, config)
+    incremental_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    backfill(spark, group, start, last, config, chunk_days=args.days)
+    recompute_s = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    cmd = " ".join([".venv/bin/python", "bench/bench_batch.py", *sys.argv[1:]])
+    print(f"command: {cmd}")
+    print(f"events: {n_events:,} over {args.days} days, {args.users:,} users, Spark {config.spark_master} "
+          f"({cores} cores)")
+    print(f"full backfill: {full_s:.1f}s, {n_events / full_s:,.0f} events/s, "
+          f"{n_events / full_s / cores:,.0f} events/s/core, {full.feature_rows:,} feature rows")
+    print(f"daily run of {last}: incremental {incremental_s:.1f}s vs full recompute {recompute_s:.1f}s: "
+          f"ratio {recompute_s / incremental_s:.1f}x")
+    print(f"peak RSS of the Spark JVM (driver, local mode): {peak_mb:,.0f} MB")
+    spark.stop()
+    shutil.rmtree(lake, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""Point-in-time-correct training sets from the Delta offline store."""
+
+from weir.training.builder import TrainingSet, build, write_training_set
+from weir.training.refs import TrainingSetError
+
+__all__ = ["TrainingSet", "TrainingSetError", "build", "write_training_set"]
