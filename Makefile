@@ -7,12 +7,13 @@ STAMP := $(VENV)/.weir-installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help setup up down status demo test test-unit test-integration lint bench clean
+.PHONY: help setup up down status demo test test-unit test-integration lint bench clean airflow airflow-down
 
 help:
 	@echo "make demo   - set up, start the local stack, generate data and run the pipeline end to end"
 	@echo "make test   - set up, lint (ruff, mypy) and run every test (unit + integration on the real stack)"
 	@echo "make up | down | status - the local stack (Kafka broker, DynamoDB-compatible server)"
+	@echo "make airflow | airflow-down - Airflow (api-server, scheduler, dag-processor, triggerer) on SQLite"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Weir needs Python 3.11; set PYTHON=/path/to/python3.11"'
@@ -34,6 +35,12 @@ status: setup
 
 demo: up
 	$(BIN)/weir demo
+
+airflow: up
+	$(BIN)/weir airflow up
+
+airflow-down:
+	@if [ -x $(BIN)/weir ]; then $(BIN)/weir airflow down; fi
 
 lint: setup
 	$(BIN)/ruff check $(wildcard src tests dags plugins jobs bench)

@@ -1,0 +1,194 @@
+"""The DAG factory: one DAG per feature spec (``weir__<group>``) plus the streaming supervisor.
+
+``dags/weir_feature_groups.py`` is ``globals().update(build_dags())``. Parsing reads the spec files and nothing
+else: no Spark, Kafka or DynamoDB, and no heavy import (operators import them inside ``execute``).
+
+A broken spec must not hide the good ones: :func:`build_dags` builds a DAG for every valid spec and skips the
+broken ones, and ``dags/weir_spec_errors.py`` (``raise_spec_errors()``) raises one import error naming every
+broken spec file, line, field and fix, which the Airflow UI shows as a DAG import error of that file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from weir.airflow.docs import render_doc_md
+from weir.airflow.settings import (
+    DAG_PREFIX,
+    SUPERVISOR_DAG_ID,
+    SUPERVISOR_SCHEDULE,
+    DagDefaults,
+    group_dag_settings,
+)
+from weir.spec.errors import SpecError, SpecErrors
+from weir.spec.loader import SPEC_SUFFIXES, load_spec
+from weir.spec.models import FeatureGroup
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+INTERVAL_PRESETS = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly"}
+
+
+class WeirSpecImportError(SpecErrors):
+    """Raised by ``dags/weir_spec_errors.py`` when specs are broken (shown as that file's import error)."""
+
+
+def _specs_dir(specs_dir: str | Path | None) -> Path:
+    if specs_dir is not None:
+        return Path(specs_dir)
+    from weir.runtime import build_config
+
+    return build_config().specs_dir  # not the cached config: the DAG processor re-reads the environment
+
+
+def load_groups(specs_dir: str | Path | None = None) -> tuple[list[FeatureGroup], list[SpecError]]:
+    """Every valid spec under ``specs_dir`` and the errors of the broken ones (one file never hides another)."""
+    root = _specs_dir(specs_dir)
+    if not root.is_dir():
+        return [], [SpecError("feature specs directory does not exist; set WEIR_SPECS_DIR", file=str(root))]
+    groups: dict[str, FeatureGroup] = {}
+    errors: list[SpecError] = []
+    for path in sorted(p for p in root.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file()):
+        try:
+            group = load_spec(path)
+        except SpecErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        except SpecError as exc:
+            errors.append(exc)
+            continue
+        if group.name in groups:
+            errors.append(SpecError(f"duplicate feature group name '{group.name}' (also in "
+                                    f"{groups[group.name].path}); rename one", file=str(path), line=1, field="name"))
+            continue
+        groups[group.name] = group
+    return sorted(groups.values(), key=lambda g: g.name), errors
+
+
+def _timetable(schedule: str | None) -> Any:
+    """Cron schedules get data intervals: the run of day D starts after D ends and has ``ds`` = D."""
+    if schedule is None or schedule in ("@once", "@continuous"):
+        return schedule
+    from airflow.sdk import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(schedule, timezone="UTC")
+
+
+def build_group_dag(group: FeatureGroup, defaults: DagDefaults | None = None) -> DAG:
+    """``weir__<group>``: compute >> validate >> publish >> check_freshness for the day ``ds``."""
+    from airflow.sdk import DAG
+
+    from weir.airflow.operators import WeirSparkJobOperator, WeirTaskOperator
+
+    s = group_dag_settings(group, defaults)
+    default_args = {
+        "owner": s.owner,
+        "retries": s.retries,
+        "retry_delay": s.retry_delay,
+        "retry_exponential_backoff": s.retry_exponential_backoff,
+        "max_retry_delay": s.max_retry_delay,
+        "depends_on_past": False,
+    }
+    max_active_runs = 1 if group.schedule == "@continuous" else s.max_active_runs
+    with DAG(
+        dag_id=s.dag_id,
+        schedule=_timetable(s.schedule),
+        start_date=_utc(s.start_date),
+        catchup=False,
+        max_active_runs=max_active_runs,
+        dagrun_timeout=s.dagrun_timeout,
+        description=s.description,
+        doc_md=render_doc_md(group),
+        tags=s.tags,
+        default_args=default_args,
+        params={},
+    ) as dag:
+        compute = WeirSparkJobOperator(task_id="compute", job="run_day", group=group.name,
+                                       execution_timeout=s.task_timeouts["compute"],
+                                       doc_md="Batch run of day `ds` from the Delta source: tiles and feature rows.")
+        validate = WeirSparkJobOperator(task_id="validate", job="validate", group=group.name,
+                                        execution_timeout=s.task_timeouts["validate"],
+                                        doc_md="Great Expectations on the feature partition `ds`; "
+                                               "fails (no retry) when an expectation fails.")
+        publish = WeirSparkJobOperator(task_id="publish", job="publish", group=group.name,
+                                       execution_timeout=s.task_timeouts["publish"],
+                                       doc_md="Publish the tiles as of the end of `ds` to DynamoDB (newest wins).")
+        freshness = WeirTaskOperator(task_id="check_freshness", function="check_freshness", group=group.name,
+                                     execution_timeout=s.task_timeouts["check_freshness"],
+                                     doc_md="The online store serves this run or a newer one; age vs the SLO.")
+        compute >> validate >> publish >> freshness
+    return dag
+
+
+def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | None = None) -> DAG | None:
+    """``weir__streaming_supervisor``: every 5 minutes, ensure each Kafka-sourced group's stream runs."""
+    from airflow.sdk import DAG
+
+    from weir.airflow.operators import WeirTaskOperator
+
+    streaming = [g for g in groups if g.source.kafka is not None]
+    if not streaming:
+        return None
+    d = defaults or DagDefaults()
+    with DAG(
+        dag_id=SUPERVISOR_DAG_ID,
+        schedule=SUPERVISOR_SCHEDULE,
+        start_date=_utc(d.start_date),
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=d.task_timeouts["check_freshness"],
+        description="Keeps the streaming query of every Kafka-sourced feature group running",
+        doc_md="Every 5 minutes, for each feature group with a `kafka:` source, check that its Structured "
+               "Streaming query runs (pid file `state_dir/streams/<group>.pid`) and start it if not.\n\n"
+               + "\n".join(f"- `{g.name}`: topic `{g.source.kafka.topic}`" for g in streaming if g.source.kafka),
+        tags=["weir", "streaming"],
+        default_args={"owner": d.owner, "retries": 0},
+    ) as dag:
+        for g in streaming:
+            WeirTaskOperator(task_id=f"ensure_stream__{g.name}", function="ensure_stream", group=g.name, ds=None,
+                             execution_timeout=d.task_timeouts["check_freshness"])
+    return dag
+
+
+def build_dags(specs_dir: str | Path | None = None, defaults: DagDefaults | None = None) -> dict[str, DAG]:
+    """{dag_id: DAG} for every valid spec, plus the streaming supervisor. Broken specs are skipped here."""
+    groups, _errors = load_groups(specs_dir)
+    wanted = _parsing_dag_id()
+    dags: dict[str, DAG] = {}
+    for group in groups:
+        dag_id = f"{DAG_PREFIX}{group.name}"
+        if wanted is None or wanted == dag_id:
+            dags[dag_id] = build_group_dag(group, defaults)
+    if wanted is None or wanted == SUPERVISOR_DAG_ID:
+        supervisor = build_supervisor_dag(groups, defaults)
+        if supervisor is not None:
+            dags[SUPERVISOR_DAG_ID] = supervisor
+    return dags
+
+
+def raise_spec_errors(specs_dir: str | Path | None = None) -> None:
+    """Raise one error naming every broken spec (file:line: field: problem), or return if all are valid."""
+    _groups, errors = load_groups(specs_dir)
+    if errors:
+        raise WeirSpecImportError(errors)
+
+
+def _parsing_dag_id() -> str | None:
+    """When a worker parses the file to run one task, only that DAG is needed (Airflow's parsing context)."""
+    try:
+        from airflow.sdk import get_parsing_context
+    except ImportError:
+        return None
+    dag_id = get_parsing_context().dag_id
+    return dag_id if dag_id and dag_id.startswith(DAG_PREFIX) else None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+__all__ = ["WeirSpecImportError", "build_dags", "build_group_dag", "build_supervisor_dag", "load_groups",
+           "raise_spec_errors"]

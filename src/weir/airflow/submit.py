@@ -1,0 +1,76 @@
+"""The spark-submit command of a Weir job, built from the runtime config (pure Python, no Airflow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from weir.pipeline import RESULT_PREFIX
+from weir.runtime import RuntimeConfig
+
+JOBS = {"run_day", "validate", "publish", "backfill"}
+
+
+def spark_submit_binary() -> str:
+    """``$SPARK_HOME/bin/spark-submit``, else the one next to this Python (pyspark's), else on PATH."""
+    home = os.environ.get("SPARK_HOME")
+    if home and (Path(home) / "bin" / "spark-submit").exists():
+        return str(Path(home) / "bin" / "spark-submit")
+    local = Path(sys.executable).parent / "spark-submit"
+    if local.exists():
+        return str(local)
+    found = shutil.which("spark-submit")
+    if not found:
+        raise FileNotFoundError("spark-submit not found: install pyspark in this environment or set SPARK_HOME")
+    return found
+
+
+def job_script(config: RuntimeConfig, job: str) -> Path:
+    if job not in JOBS:
+        raise ValueError(f"unknown Weir job {job!r}; one of: {', '.join(sorted(JOBS))}")
+    return config.project_root / "jobs" / f"{job}.py"
+
+
+def spark_submit_command(config: RuntimeConfig, job: str, args: list[str], app_name: str | None = None,
+                         binary: str | None = None) -> list[str]:
+    """``spark-submit --master <config> --packages <Delta, Kafka> ... jobs/<job>.py <args>``."""
+    from weir.spark import spark_packages, write_ivy_settings
+
+    return [
+        binary or spark_submit_binary(),
+        "--master", config.spark_master,
+        "--name", app_name or f"weir-{job}",
+        "--driver-memory", config.spark_driver_memory,
+        "--packages", ",".join(spark_packages(config)),
+        "--conf", f"spark.jars.ivySettings={write_ivy_settings(config)}",
+        "--conf", "spark.sql.session.timeZone=UTC",
+        "--conf", f"spark.ui.enabled={str(config.spark_ui).lower()}",
+        "--conf", "spark.ui.showConsoleProgress=false",
+        str(job_script(config, job)),
+        *args,
+    ]
+
+
+def job_env(config: RuntimeConfig) -> dict[str, str]:
+    """The environment of a job: this process's, plus the runtime config as ``WEIR_*`` and Spark's basics."""
+    env = {**os.environ, **config.env()}
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def parse_result(line: str) -> dict[str, Any] | None:
+    """The summary a job printed (``WEIR_RESULT {...}``), or None for any other line."""
+    if not line.startswith(RESULT_PREFIX):
+        return None
+    try:
+        value = json.loads(line[len(RESULT_PREFIX):])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

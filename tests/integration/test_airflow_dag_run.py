@@ -1,0 +1,157 @@
+"""A feature group's DAG run end to end through Airflow (``dag.test``) on the local stack.
+
+compute, validate and publish run as real ``spark-submit`` jobs; the DAG is the one parsed from ``dags/``.
+Then a planted validation failure: the validate task fails (no retry), publish never runs, and the online
+store keeps its values. Spark-heavy: four job starts in all, on a tiny generated dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from weir.runtime import RuntimeConfig, build_config, load_config
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = date(2026, 3, 2)
+LOGICAL_DATE = datetime(2026, 3, 2, tzinfo=UTC)
+DAG_ID = "weir__user_spend"
+FAILING_EXPECTATION = ("  - {expectation: ExpectColumnValuesToBeBetween, "
+                       "kwargs: {column: txn_count_1d, max_value: -1}}\n")
+
+
+@dataclass
+class AirflowEnv:
+    config: RuntimeConfig
+    mp: pytest.MonkeyPatch
+    bad_specs: Path
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory, weir_config: RuntimeConfig, stack: RuntimeConfig,
+                spark: Any) -> Iterator[AirflowEnv]:
+    """A private Airflow home (SQLite, migrated once), Weir's dags/, a private state dir and online prefix."""
+    tmp = tmp_path_factory.mktemp("airflow_dag_run")
+    home = tmp / "airflow"
+    home.mkdir()
+    mp = pytest.MonkeyPatch()
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(tmp / "no_plugins"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "WEIR_STATE_DIR": str(tmp / "state"),
+        "WEIR_SPECS_DIR": str(ROOT / "feature_specs"),
+        "WEIR_DYNAMODB_TABLE_PREFIX": f"weir_af{uuid.uuid4().hex[:6]}_",
+        "WEIR_SPARK_IVY_DIR": weir_config.spark_ivy_dir or str(Path.home() / ".ivy2.5.2"),
+    }
+    for k, v in env.items():
+        mp.setenv(k, v)
+    load_config.cache_clear()
+    migrate = subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+                             capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    if "airflow.settings" in sys.modules:  # Airflow was imported earlier in this session: point it at our DB
+        from airflow import settings
+
+        settings.SQL_ALCHEMY_CONN = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        settings.configure_orm()
+
+    from weir.demo import generate, write_demo_tables
+
+    config = build_config()
+    data = generate(11, datetime(2026, 3, 1), 2, 40, 10, 2.0)
+    write_demo_tables(spark, data, config.lake)
+
+    bad = tmp / "bad_specs"
+    bad.mkdir()
+    text = (ROOT / "feature_specs" / "user_spend.yaml").read_text()
+    (bad / "user_spend.yaml").write_text(text.rstrip("\n") + "\n" + FAILING_EXPECTATION)
+    yield AirflowEnv(config, mp, bad)
+    mp.undo()
+    load_config.cache_clear()
+
+
+def run_dag(mark_success: str | None = None) -> dict[str, str]:
+    """``dag.test`` of weir__user_spend for DAY, with the DAG parsed from dags/ under the current environment."""
+    from weir.airflow.factory import build_dags
+
+    load_config.cache_clear()
+    dag = build_dags()[DAG_ID]
+    run = dag.test(logical_date=LOGICAL_DATE, mark_success_pattern=mark_success)
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def online_items(config: RuntimeConfig) -> list[dict[str, int]]:
+    from weir.pipeline import online_sample
+
+    return sorted(online_sample(config, "user_spend", limit=1000), key=lambda i: (i["run_us"], i["newest_event_us"]))
+
+
+@pytest.fixture(scope="module")
+def good_run(airflow_env: AirflowEnv) -> dict[str, str]:
+    return run_dag()
+
+
+def test_dag_run_computes_validates_publishes_and_checks_freshness(good_run: dict[str, str],
+                                                                   airflow_env: AirflowEnv, spark: Any) -> None:
+    from pyspark.sql import functions as F
+
+    from weir.online import OnlineClient
+    from weir.pipeline import read_status
+
+    assert good_run == {"compute": "success", "validate": "success", "publish": "success",
+                        "check_freshness": "success"}
+    config = airflow_env.config
+    features = spark.read.format("delta").load(config.table_path("features/user_spend")).where(F.col("ds") == DAY)
+    rows = features.select("user_id", "txn_count_1d").collect()
+    assert rows, "the feature partition of the day exists"
+
+    status = read_status(config, "user_spend")
+    assert {s: status[s]["state"] for s in ("compute", "validate", "publish", "freshness")} == dict.fromkeys(
+        ("compute", "validate", "publish", "freshness"), "success")
+    assert status["publish"]["summary"]["written"] == len(rows)
+
+    client = OnlineClient(config)
+    user = rows[0]["user_id"]
+    (served,) = client.get_features(["user_spend:txn_count_1d"], [user], at=datetime(2026, 3, 3, tzinfo=UTC))
+    assert served.groups["user_spend"].found
+    assert served.groups["user_spend"].values["txn_count_1d"] == rows[0]["txn_count_1d"]
+
+
+def test_failed_validation_fails_the_task_and_publishes_nothing(good_run: dict[str, str],
+                                                                airflow_env: AirflowEnv) -> None:
+    from weir.pipeline import read_status
+
+    config = airflow_env.config
+    before = online_items(config)
+    assert before
+    airflow_env.mp.setenv("WEIR_SPECS_DIR", str(airflow_env.bad_specs))
+    try:
+        states = run_dag(mark_success="^compute$")  # the feature partition exists: validate it with the bad spec
+    finally:
+        airflow_env.mp.setenv("WEIR_SPECS_DIR", str(ROOT / "feature_specs"))
+        load_config.cache_clear()
+    assert states["validate"] == "failed"
+    assert states["publish"] == "upstream_failed" and states["check_freshness"] == "upstream_failed"
+    assert online_items(config) == before  # the online store keeps its last good values
+
+    validation = read_status(config, "user_spend")["validate"]
+    assert validation["state"] == "failed" and validation["ds"] == DAY.isoformat()
+    report = validation["summary"]["report_path"]
+    assert report and Path(report).exists()
+    assert "txn_count_1d" in " ".join(validation["summary"]["failed"])
+    shutil.rmtree(airflow_env.bad_specs, ignore_errors=True)
