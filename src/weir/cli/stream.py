@@ -1,0 +1,56 @@
+"""``weir stream GROUP`` (the streaming job) and ``weir produce GROUP`` (a demo Kafka producer)."""
+
+from __future__ import annotations
+
+import click
+
+from weir.cli.specs import load_group
+from weir.runtime import load_config
+
+
+@click.command("stream")
+@click.argument("group")
+@click.option("--available-now", is_flag=True, help="drain what is in the topic now, then stop")
+@click.option("--trigger-seconds", type=float, default=10.0, show_default=True,
+              help="micro-batch interval (ignored with --available-now)")
+@click.option("--max-offsets-per-trigger", type=int, default=50_000, show_default=True,
+              help="at most this many Kafka records per micro-batch")
+def stream_cmd(group: str, available_now: bool, trigger_seconds: float, max_offsets_per_trigger: int) -> None:
+    """Run GROUP's streaming job: Kafka -> event log, dead letters, late events and the online store."""
+    from weir.spark import get_spark
+    from weir.stream.job import StreamOptions, run_stream
+
+    g = load_group(group)
+    if g.source.kafka is None:
+        raise click.ClickException(f"group '{g.name}' has no source.kafka topic; add one to {g.path} to stream it")
+    if trigger_seconds <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--trigger-seconds")
+    config = load_config()
+    options = StreamOptions(trigger_seconds=trigger_seconds, available_now=available_now,
+                            max_offsets_per_trigger=max_offsets_per_trigger or None)
+    click.echo(f"streaming {g.name} from topic {g.source.kafka.topic} "
+               f"({'available-now' if available_now else f'every {trigger_seconds:g}s'})")
+    processor = run_stream(get_spark(f"weir-stream-{g.name}", config), g, config, options)
+    if processor.last is not None:
+        click.echo(processor.last.line())
+
+
+@click.command("produce")
+@click.argument("group")
+@click.option("--rate", type=float, default=10.0, show_default=True, help="events per second")
+@click.option("--seconds", type=float, default=60.0, show_default=True, help="how long to produce")
+@click.option("--seed", type=int, default=7, show_default=True)
+def produce_cmd(group: str, rate: float, seconds: float, seed: int) -> None:
+    """Produce live demo transactions to GROUP's Kafka topic at RATE events/s for SECONDS."""
+    from weir.stream.producer import produce_live, topic_of
+
+    g = load_group(group)
+    try:
+        topic = topic_of(g)
+        n = produce_live(load_config(), g, rate, seconds, seed=seed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"produced {n} events to {topic}")
+
+
+COMMANDS = [stream_cmd, produce_cmd]

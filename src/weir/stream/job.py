@@ -1,0 +1,395 @@
+"""The streaming job of a feature group: Kafka -> validity check -> event log, dead letters, late events,
+online items (the same tiles and merge math as batch), per-batch metrics.
+
+One Structured Streaming query per group reads the spec's ``source.kafka.topic`` (``startingOffsets=earliest``
+on the first start, ``failOnDataLoss=true``: a retention gap stops the query loudly) and hands each micro-batch
+to :class:`BatchProcessor` (``foreachBatch``). Offsets live in the checkpoint ``<checkpoints>/<group>``; a
+restart resumes from it.
+
+``foreachBatch`` is at-least-once: after a crash the last batch id is run again with the same offsets. Every
+write is therefore idempotent for a replayed batch id:
+
+* Delta appends (``events/``, ``deadletter/``, ``late/``, ``_weir/stream_metrics``) carry
+  ``txnAppId = weir-stream:<group>:<query id>`` and ``txnVersion = batch id``: Delta skips a version it has
+  already committed for that app id;
+* online items record the last applied batch id per query id and are written conditionally
+  (:mod:`weir.stream.online`).
+
+Lateness. Spark's ``withWatermark`` only drops rows inside stateful operators; a stateless ``foreachBatch``
+pipeline never sees it. So lateness is decided here: the high-water mark ``H`` (max valid event time of all
+previous batches of the query) is kept in ``_weir/stream_metrics`` (``high_water_mark``, one row per batch),
+and an event of batch ``b`` is *late* when ``event_ts < H(b-1) - source.allowed_lateness``. ``H(b-1)`` is
+fixed once batch ``b-1`` committed, so a replay of ``b`` classifies exactly as the first attempt. Late events
+are written to ``late/<group>`` with the reason and to ``events/<group>`` with ``late = true`` (batch reruns
+may still use them), but they are not merged online. Without ``allowed_lateness`` nothing is late.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from weir.online.errors import FeatureRequestError
+from weir.online.keys import entity_pk
+from weir.runtime import RuntimeConfig
+from weir.spec.models import ColumnType, FeatureGroup
+from weir.stream.merge import GroupLayout
+from weir.stream.parse import KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
+from weir.stream.tables import (
+    checkpoint_path,
+    deadletter_path,
+    events_path,
+    last_metrics_file,
+    late_path,
+    metrics_path,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from weir.online.store import DynamoOnlineStore
+
+log = logging.getLogger("weir.stream")
+
+LATE_COL = "late"
+BATCH_COL = "batch_id"
+QUERY_COL = "query_id"
+PARTITION_COL = "ds"
+_EVENT_US = "_event_us"
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How the query runs: a processing-time trigger every ``trigger_seconds``, or ``available_now``
+    (drain what is in the topic, in batches of at most ``max_offsets_per_trigger`` records, then stop)."""
+
+    trigger_seconds: float = 10.0
+    available_now: bool = False
+    max_offsets_per_trigger: int | None = 50_000
+    starting_offsets: str = "earliest"
+
+
+@dataclass
+class BatchMetrics:
+    group: str
+    query_id: str
+    batch_id: int
+    started_at: datetime
+    finished_at: datetime
+    seconds: float
+    input_rows: int
+    valid_rows: int
+    dead_lettered: int
+    late: int
+    rows_per_s: float
+    entities_written: int
+    entities_skipped_replay: int
+    write_conflicts: int
+    newest_event_ts: datetime | None  # newest event written online by this batch
+    freshness_s: float | None  # finished_at - newest_event_ts
+    high_water_mark: datetime | None  # max valid event time of this and all previous batches
+    watermark: datetime | None  # events older than this were late in this batch
+    events_version: int | None
+
+    def line(self) -> str:
+        fresh = "-" if self.freshness_s is None else f"{self.freshness_s:,.1f}s"
+        return (f"stream {self.group} batch {self.batch_id}: {self.input_rows} rows ({self.rows_per_s:,.0f}/s), "
+                f"{self.dead_lettered} dead-lettered, {self.late} late, {self.entities_written} entities written "
+                f"({self.entities_skipped_replay} already applied), freshness {fresh}, {self.seconds:.1f}s")
+
+
+METRICS_SCHEMA = (
+    "group string, query_id string, batch_id long, started_at timestamp, finished_at timestamp, seconds double, "
+    "input_rows long, valid_rows long, dead_lettered long, late long, rows_per_s double, entities_written long, "
+    "entities_skipped_replay long, write_conflicts long, newest_event_ts timestamp, freshness_s double, "
+    "high_water_mark timestamp, watermark timestamp, events_version long")
+
+
+def _us_to_dt(us: int | None) -> datetime | None:
+    from weir.compute.windows import us_to_datetime
+
+    return None if us is None else us_to_datetime(us)
+
+
+def _tile_select(group: FeatureGroup) -> list[Any]:
+    """Tile columns in the online form: times as epoch micros, dates as epoch days (as the publisher)."""
+    from pyspark.sql import functions as F
+
+    from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, TIMESTAMP, ir_column, ir_parts
+
+    cols: list[Any] = [F.col(k) for k in group.key_columns]
+    cols += [F.col(HOP_COL).cast("long").alias(HOP_COL), F.unix_micros(F.col(TILE_END_COL)).alias("tile_end_us"),
+             F.unix_micros(F.col(NEWEST_COL)).alias(NEWEST_COL)]
+    for f in group.features:
+        for p in ir_parts(group, f):
+            name = ir_column(f, p.part)
+            if p.type == TIMESTAMP:
+                cols.append(F.unix_micros(F.col(name)).alias(name))
+            elif p.type == ColumnType.DATE.value:
+                cols.append(F.unix_date(F.col(name)).alias(name))
+            else:
+                cols.append(F.col(name))
+    return cols
+
+
+class BatchProcessor:
+    """The ``foreachBatch`` function of one group's query (see the module doc)."""
+
+    def __init__(self, spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
+                 store: DynamoOnlineStore | None = None) -> None:
+        from weir.online.store import DynamoOnlineStore
+
+        self.spark = spark
+        self.group = group
+        self.config = config
+        self.store = store or DynamoOnlineStore(config)
+        self.layout = GroupLayout(group)
+        self._query_id: str | None = None
+        self._ready = threading.Event()
+        self._hwm: tuple[int, int | None] | None = None  # (batch id, high-water mark us) of the last batch
+        self.last: BatchMetrics | None = None
+        self.on_batch: Callable[[BatchMetrics], None] | None = None
+
+    def set_query_id(self, query_id: str) -> None:
+        self._query_id = query_id
+        self._ready.set()
+
+    @property
+    def query_id(self) -> str:
+        if not self._ready.wait(timeout=120):
+            raise RuntimeError("the streaming query id was never set")
+        assert self._query_id is not None
+        return self._query_id
+
+    @property
+    def app_id(self) -> str:
+        return f"weir-stream:{self.group.name}:{self.query_id}"
+
+    # ---------------------------------------------------------------------------------------- state
+    def _previous_hwm(self, batch_id: int) -> int | None:
+        """High-water mark (event micros) after batch ``batch_id - 1`` of this query (or of earlier queries)."""
+        from pyspark.sql import functions as F
+
+        from weir.batch.tables import table_exists
+
+        if self._hwm is not None and self._hwm[0] == batch_id - 1:
+            return self._hwm[1]
+        path = metrics_path(self.config)
+        if not table_exists(self.spark, path):
+            return None
+        rows = self.spark.read.format("delta").load(path).where(F.col("group") == F.lit(self.group.name))
+        mine = (rows.where((F.col(QUERY_COL) == F.lit(self.query_id)) & (F.col(BATCH_COL) < F.lit(batch_id)))
+                .orderBy(F.col(BATCH_COL).desc()).select(F.unix_micros("high_water_mark")).limit(1).collect())
+        if mine:
+            return None if mine[0][0] is None else int(mine[0][0])
+        # first batch of a new query (checkpoint reset): continue from what earlier queries saw
+        other = rows.where(F.col(QUERY_COL) != F.lit(self.query_id)).agg(
+            F.max(F.unix_micros("high_water_mark"))).collect()
+        return None if not other or other[0][0] is None else int(other[0][0])
+
+    # ---------------------------------------------------------------------------------------- writes
+    def _append(self, df: DataFrame, path: str, batch_id: int, partition: bool = False) -> None:
+        writer = (df.write.format("delta").mode("append").option("txnAppId", self.app_id)
+                  .option("txnVersion", str(batch_id)))
+        if partition:
+            writer = writer.partitionBy(PARTITION_COL)
+        writer.save(path)
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        from pyspark.sql import functions as F
+
+        from weir.batch.tables import table_version
+
+        started = datetime.now(UTC)
+        began = time.perf_counter()
+        group, query_id = self.group, self.query_id
+        et = group.event_time
+        prev_hwm = self._previous_hwm(batch_id)
+        lateness = group.source.allowed_lateness_us
+        watermark = None if (prev_hwm is None or lateness is None) else prev_hwm - lateness
+
+        parsed = parse_records(batch_df, group).withColumn(_EVENT_US, F.unix_micros(F.col(et)))
+        is_valid = F.col(REASON_COL).isNull()
+        late = F.lit(False) if watermark is None else (F.col(_EVENT_US) < F.lit(watermark))
+        parsed = parsed.withColumn(LATE_COL, is_valid & late).persist()
+        try:
+            stats = parsed.agg(
+                F.count(F.lit(1)), F.count(F.when(~is_valid, 1)), F.count(F.when(F.col(LATE_COL), 1)),
+                F.max(F.when(is_valid, F.col(_EVENT_US))),
+                F.max(F.when(is_valid & ~F.col(LATE_COL), F.col(_EVENT_US)))).collect()[0]
+            n_in, n_bad, n_late = int(stats[0]), int(stats[1]), int(stats[2])
+            batch_max, newest_on_time = stats[3], stats[4]
+            hwm = max((v for v in (prev_hwm, batch_max) if v is not None), default=None)
+            tag = [F.lit(batch_id).cast("long").alias(BATCH_COL), F.lit(query_id).alias(QUERY_COL)]
+
+            if n_bad:
+                bad = parsed.where(~is_valid).select(
+                    VALUE_BIN, VALUE_STR, *KAFKA_META, REASON_COL, *tag,
+                    F.current_timestamp().alias("dead_lettered_at"))
+                self._append(bad, deadletter_path(self.config, group.name), batch_id)
+            declared = list(group.source.columns)
+            if n_late:
+                late_rows = parsed.where(F.col(LATE_COL)).select(
+                    *declared, *KAFKA_META, F.lit(f"older than the watermark (high-water mark minus "
+                                                  f"{group.source.allowed_lateness})").alias(REASON_COL),
+                    F.timestamp_micros(F.lit(watermark)).alias("watermark"), *tag)
+                self._append(late_rows, late_path(self.config, group.name), batch_id)
+            version = None
+            if n_in - n_bad:
+                valid = parsed.where(is_valid).select(
+                    *declared, *KAFKA_META, LATE_COL, *tag, F.to_date(F.col(et)).alias(PARTITION_COL))
+                e_path = events_path(self.config, group.name)
+                self._append(valid, e_path, batch_id, partition=True)
+                version = table_version(self.spark, e_path)
+            _fault(batch_id, "after_events")
+
+            written = skipped = conflicts = 0
+            if newest_on_time is not None:
+                from weir.compute.spark_agg import build_tiles
+                from weir.stream.online import StreamOnlineWriter
+
+                on_time = parsed.where(is_valid & ~F.col(LATE_COL)).select(*declared)
+                tiles = build_tiles(on_time, group).select(*_tile_select(group)).collect()
+                by_pk: dict[str, list[dict[str, Any]]] = {}
+                for row in tiles:
+                    d = row.asDict()
+                    try:
+                        pk = entity_pk(group, {k: d.pop(k) for k in group.key_columns})
+                    except FeatureRequestError:
+                        continue  # keys DynamoDB cannot store; the parser already dead-letters empty keys
+                    by_pk.setdefault(pk, []).append(
+                        {k: (bytes(v) if isinstance(v, bytearray | memoryview) else v) for k, v in d.items()
+                         if v is not None})
+                writer = StreamOnlineWriter(self.store, self.layout, query_id)
+                applied = writer.apply(by_pk, batch_id, time.time_ns() // 1000,
+                                       -1 if version is None else version)
+                written, skipped, conflicts = applied.written, applied.skipped_replay, applied.conflicts
+            _fault(batch_id, "after_online")
+        finally:
+            parsed.unpersist()
+
+        finished = datetime.now(UTC)
+        seconds = time.perf_counter() - began
+        newest_dt = _us_to_dt(None if newest_on_time is None else int(newest_on_time))
+        m = BatchMetrics(
+            group.name, query_id, batch_id, started, finished, seconds, n_in, n_in - n_bad, n_bad, n_late,
+            n_in / seconds if seconds > 0 else 0.0, written, skipped, conflicts, newest_dt,
+            None if newest_dt is None else (finished - newest_dt).total_seconds(),
+            _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version)
+        metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
+        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), metrics_path(self.config), batch_id)
+        self._hwm = (batch_id, None if hwm is None else int(hwm))
+        self.last = m
+        log.info(m.line())
+        print(m.line(), flush=True)
+        _write_last(self.config, m)
+        if self.on_batch is not None:
+            self.on_batch(m)
+
+
+def _fault(batch_id: int, stage: str) -> None:
+    """Crash injection for the exactly-once tests: ``WEIR_STREAM_FAULT=<batch id>:<stage>`` kills the process
+    (``os._exit``, no clean-up, like ``kill -9``) at that point of that batch. Unset in production."""
+    want = os.environ.get("WEIR_STREAM_FAULT")
+    if want and want == f"{batch_id}:{stage}":
+        print(f"WEIR_STREAM_FAULT: crashing in batch {batch_id} {stage}", flush=True)
+        os._exit(137)
+
+
+def _naive(v: Any) -> Any:
+    """Spark's createDataFrame takes naive datetimes in the session zone (UTC)."""
+    if isinstance(v, datetime) and v.tzinfo is not None:
+        return v.astimezone(UTC).replace(tzinfo=None)
+    return v
+
+
+def _write_last(config: RuntimeConfig, m: BatchMetrics) -> None:
+    """The last metrics row as JSON next to the pid file (cheap status for the supervisor / Airflow)."""
+    path = last_metrics_file(config, m.group)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(m).items()}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+    except OSError as exc:  # pragma: no cover - status only
+        log.warning("could not write %s: %s", path, exc)
+
+
+# -------------------------------------------------------------------------------------------- query
+def kafka_reader(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, options: StreamOptions,
+                 ) -> DataFrame:
+    if group.source.kafka is None:
+        raise ValueError(f"group '{group.name}' has no source.kafka topic: streaming needs one "
+                         f"(add `kafka: {{topic: ...}}` under source in {group.path or 'its spec'})")
+    reader = (spark.readStream.format("kafka")
+              .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
+              .option("kafka.security.protocol", config.kafka_security_protocol)
+              .option("subscribe", group.source.kafka.topic)
+              .option("startingOffsets", options.starting_offsets)
+              .option("failOnDataLoss", "true"))
+    if options.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(options.max_offsets_per_trigger))
+    return reader.load()
+
+
+def start_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
+                 options: StreamOptions | None = None, store: DynamoOnlineStore | None = None,
+                 ) -> tuple[StreamingQuery, BatchProcessor]:
+    """Start the group's query (resuming from its checkpoint) and return it with its batch processor."""
+    options = options or StreamOptions()
+    processor = BatchProcessor(spark, group, config, store)
+    processor.store.ensure_table(group.name)
+    writer = (kafka_reader(spark, group, config, options).writeStream
+              .queryName(f"weir_stream_{group.name}")
+              .option("checkpointLocation", checkpoint_path(config, group.name))
+              .foreachBatch(processor))
+    if options.available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
+    query = writer.start()
+    processor.set_query_id(str(query.id))
+    return query, processor
+
+
+def is_kafka_metrics_npe(exc: BaseException) -> bool:
+    """Spark 4.1.x bug SPARK-55271: after a restart whose first batch is a replay from the offset log, the Kafka
+    source's progress metrics throw a NullPointerException *after* that batch has committed. Restarting the
+    query is safe (the next start calls ``latestOffset`` first) and is what :func:`run_stream` does."""
+    text = str(exc)
+    return "IterableOps.map" in text and 'Option.get()" is null' in text
+
+
+def run_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
+               options: StreamOptions | None = None, store: DynamoOnlineStore | None = None,
+               max_bug_restarts: int = 3) -> BatchProcessor:
+    """Run the group's query until it stops (``available_now``: when drained) or fails (re-raised).
+
+    The one failure handled here is Spark's SPARK-55271 (see :func:`is_kafka_metrics_npe`): the query is started
+    again from its checkpoint, at most ``max_bug_restarts`` times.
+    """
+    restarts = 0
+    while True:
+        query, processor = start_stream(spark, group, config, options, store)
+        try:
+            query.awaitTermination()
+            return processor
+        except KeyboardInterrupt:
+            query.stop()
+            return processor
+        except Exception as exc:
+            if not is_kafka_metrics_npe(exc) or restarts >= max_bug_restarts:
+                raise
+            restarts += 1
+            log.warning("stream %s: Spark's Kafka metrics NPE after a replayed batch (SPARK-55271); the batch is "
+                        "committed, restarting the query from its checkpoint", group.name)
+            print(f"stream {group.name}: restarting after SPARK-55271 (Kafka metrics NPE)", flush=True)

@@ -1,0 +1,122 @@
+"""Merging a micro-batch's tiles into an online item's tiles (pure Python, the same merge math as reads).
+
+An online item (docs/architecture.md) holds, per windowed hop, the tiles that can still fall in a window read
+at or after its newest event (lifetime IR columns blanked), plus one *lifetime tile* holding the merged IR of
+the lifetime features. The streaming job keeps exactly that shape, so the batch publisher and the stream
+write the same kind of item and :class:`weir.online.OnlineClient` reads both the same way:
+
+* a micro-batch tile (from ``weir.compute.spark_agg.build_tiles``) of hop ``h`` ending at ``e`` is merged into
+  the stored tile ``(h, e)`` with ``py_agg.py_merge`` for every windowed feature;
+* its lifetime IR (hop = the lifetime hop) is merged into the lifetime tile, whose end is
+  ``ceil(newest / hop) * hop``;
+* tiles older than the longest window of their hop, measured from the item's newest event, are dropped:
+  ``end - h < floor_h(newest) - w`` can never be read again because reads happen at ``t >= newest``.
+
+Tiles are dicts of JSON scalars (timestamps in IRs as epoch micros, dates as epoch days, HLL as bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from weir.compute.ir import NEWEST_COL, ir_column, ir_parts
+from weir.compute.py_agg import py_merge
+from weir.compute.windows import feature_windows, floor_to, tile_end
+from weir.spec.models import Feature, FeatureGroup
+
+Tile = dict[str, Any]
+HOP = "hop_us"
+END = "tile_end_us"
+
+
+class GroupLayout:
+    """Which features are windowed / lifetime, per hop, for a group (computed once per group)."""
+
+    def __init__(self, group: FeatureGroup) -> None:
+        self.group = group
+        windows = feature_windows(group)
+        self.lifetime: list[Feature] = []
+        self.windowed_by_hop: dict[int, list[Feature]] = {}
+        self.longest: dict[int, int] = {}
+        life_hops: set[int] = set()
+        for w in windows:
+            if w.window_us is None:
+                if w.feature not in self.lifetime:
+                    self.lifetime.append(w.feature)
+                life_hops.add(w.hop_us)
+            else:
+                feats = self.windowed_by_hop.setdefault(w.hop_us, [])
+                if w.feature not in feats:
+                    feats.append(w.feature)
+                self.longest[w.hop_us] = max(self.longest.get(w.hop_us, 0), w.window_us)
+        if len(life_hops) > 1:
+            raise ValueError(f"group '{group.name}': lifetime features must share one hop, got {sorted(life_hops)}")
+        self.life_hop: int | None = next(iter(life_hops), None)
+        self.life_cols = [ir_column(f, p.part) for f in self.lifetime for p in ir_parts(group, f)]
+        self.all_cols = [ir_column(f, p.part) for f in group.features for p in ir_parts(group, f)]
+
+    def windowed_cols(self, hop: int) -> list[str]:
+        return [ir_column(f, p.part) for f in self.windowed_by_hop.get(hop, []) for p in ir_parts(self.group, f)]
+
+    def is_lifetime_tile(self, tile: Mapping[str, Any]) -> bool:
+        """The lifetime tile carries lifetime IR; windowed tiles have those columns blanked."""
+        if self.life_hop is None or int(tile[HOP]) != self.life_hop:
+            return False
+        return any(tile.get(c) is not None for c in self.life_cols)
+
+
+def _clean(tile: Mapping[str, Any]) -> Tile:
+    return {k: v for k, v in tile.items() if v is not None}
+
+
+def _max_opt(*values: Any) -> int | None:
+    present = [int(v) for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _merge_features(group: FeatureGroup, feats: Iterable[Feature], irs: Sequence[Mapping[str, Any]]) -> Tile:
+    out: Tile = {}
+    for f in feats:
+        out.update(py_merge(group, f, irs))
+    return out
+
+
+def merge_item_tiles(layout: GroupLayout, stored: Sequence[Mapping[str, Any]],
+                     batch: Sequence[Mapping[str, Any]]) -> tuple[list[Tile], int | None]:
+    """Stored item tiles + micro-batch tiles -> (new item tiles, newest event micros)."""
+    group = layout.group
+    windowed: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
+    life_parts: list[Mapping[str, Any]] = []
+    for t in stored:
+        if layout.is_lifetime_tile(t):
+            life_parts.append(t)
+        else:
+            windowed.setdefault((int(t[HOP]), int(t[END])), []).append(t)
+    for t in batch:
+        hop = int(t[HOP])
+        if hop in layout.windowed_by_hop:
+            windowed.setdefault((hop, int(t[END])), []).append(t)
+        if layout.life_hop is not None and hop == layout.life_hop:
+            life_parts.append(t)
+    newest = _max_opt(*(t.get(NEWEST_COL) for parts in windowed.values() for t in parts),
+                      *(t.get(NEWEST_COL) for t in life_parts))
+    out: list[Tile] = []
+    for (hop, end), parts in sorted(windowed.items()):
+        feats = layout.windowed_by_hop.get(hop)
+        if not feats or newest is None:
+            continue
+        if end - hop < floor_to(newest, hop) - layout.longest[hop]:
+            continue  # outside every window that can still be read
+        tile: Tile = {HOP: hop, END: end, NEWEST_COL: _max_opt(*(p.get(NEWEST_COL) for p in parts))}
+        tile.update(_merge_features(group, feats, parts))
+        out.append(_clean(tile))
+    if layout.life_hop is not None and life_parts:
+        life_newest = _max_opt(*(p.get(NEWEST_COL) for p in life_parts))
+        life_end = tile_end(life_newest, layout.life_hop) if life_newest is not None else max(
+            int(p[END]) for p in life_parts)
+        tile = {HOP: layout.life_hop, END: life_end, NEWEST_COL: life_newest}
+        tile.update(_merge_features(group, layout.lifetime, life_parts))
+        out.append(_clean(tile))
+    out.sort(key=lambda t: (t[HOP], t[END]))
+    return out, newest

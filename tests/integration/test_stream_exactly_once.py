@@ -1,0 +1,113 @@
+"""Exactly-once effect of the streaming job across crashes, with the job as a real background process.
+
+1. the job crashes itself (``os._exit``, like ``kill -9``) in batch 1 right after its online writes, before the
+   batch is committed: the restart replays batch 1;
+2. the supervisor restarts it; it is ``kill -9``-ed mid-run while more records wait;
+3. an available-now run drains the rest.
+Every event must then be in ``events/<group>`` exactly once and counted exactly once online (oracle values).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oracle import group_values, us
+from test_stream_job import SPEC, assert_values, make_events, read_online, wire
+
+from weir.runtime import RuntimeConfig, build_config
+from weir.spec import parse_spec_text
+
+pytestmark = pytest.mark.integration
+
+ARGS = ["--trigger-seconds", "1", "--max-offsets-per-trigger", "20"]
+
+
+def _run_job(config: RuntimeConfig, group: str, args: list[str], extra_env: dict[str, str], timeout: float,
+             ) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, str(config.project_root / "jobs" / "stream.py"), group, *args]
+    return subprocess.run(cmd, env={**os.environ, **config.env(), **extra_env}, capture_output=True, text=True,
+                          timeout=timeout, cwd=config.project_root)
+
+
+def test_crash_and_kill_then_restart_counts_every_event_once(stack: RuntimeConfig, spark: Any,
+                                                             lake_dir: Path, tmp_path: Path) -> None:
+    from pyspark.sql import functions as F
+
+    from weir.online.store import DynamoOnlineStore
+    from weir.stream import produce_records, supervisor
+    from weir.stream.tables import events_path, metrics_path
+
+    run = uuid.uuid4().hex[:8]
+    name = "spend_eo"
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    text = SPEC.format(name=name, topic=f"weir-test-eo-{run}", table="unused_source")
+    (specs / f"{name}.yaml").write_text(text)
+    group = parse_spec_text(text)
+    config = build_config(lake_path=str(lake_dir / f"eo-{run}"), checkpoint_path=str(lake_dir / f"eo-ck-{run}"),
+                          dynamodb_table_prefix=f"eo{run}_", specs_dir=specs, state_dir=tmp_path / "state")
+    first = make_events(120, seed=5, users=6)
+    produce_records(config, group, [wire(e) for e in first], partition=0)
+    store = DynamoOnlineStore(config)
+    try:
+        # 1. crash inside batch 1 after the online writes (before Spark commits the batch)
+        crashed = _run_job(config, name, ARGS, {"WEIR_STREAM_FAULT": "1:after_online"}, timeout=420)
+        assert crashed.returncode == 137, crashed.stdout[-3000:] + crashed.stderr[-3000:]
+        assert "crashing in batch 1 after_online" in crashed.stdout
+
+        # 2. the supervisor starts it again (replaying batch 1); kill -9 once it is past the replay
+        assert supervisor.ensure_running(name, config, extra_args=ARGS) in ("started", "restarted")
+        assert supervisor.ensure_running(name, config, extra_args=ARGS) == "running"
+        deadline = time.monotonic() + 420
+        st: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            st = supervisor.status(name, config)
+            last = st["last_metrics"]
+            if last and last["batch_id"] >= 2:
+                break
+            assert st["running"], Path(st["log"]).read_text()[-3000:]
+            time.sleep(0.5)
+        else:
+            pytest.fail("the restarted job made no progress: " + Path(st["log"]).read_text()[-3000:])
+        pid = st["pid"]
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+        for _ in range(100):
+            if not supervisor.status(name, config)["running"]:
+                break
+            time.sleep(0.1)
+        assert not supervisor.status(name, config)["running"]
+
+        # 3. more records, then drain everything
+        second = make_events(30, seed=6, users=6, start=first[-1]["event_ts"])
+        produce_records(config, group, [wire(e) for e in second], partition=0)
+        drained = _run_job(config, name, ["--available-now", "--max-offsets-per-trigger", "50"], {}, timeout=600)
+        assert drained.returncode == 0, drained.stdout[-3000:] + drained.stderr[-3000:]
+
+        events = first + second
+        log = spark.read.format("delta").load(events_path(config, name))
+        assert log.count() == len(events)
+        assert log.select("txn_id").distinct().count() == len(events)
+
+        metrics = spark.read.format("delta").load(metrics_path(config)).where(F.col("group") == name)
+        replayed = metrics.where(F.col("batch_id") == 1).collect()
+        assert len(replayed) == 1 and replayed[0]["entities_written"] == 0
+        assert replayed[0]["entities_skipped_replay"] > 0
+
+        t = max(e["event_ts"] for e in events)
+        users = sorted({e["user_id"] for e in events})
+        got = read_online(config, group, users, t)
+        for (user,), want in group_values(group, events, t).items():
+            assert got[user].found and us(got[user].event_ts) == want["newest_event_us"]
+            assert_values(got[user].values, want, user)
+    finally:
+        supervisor.stop(name, config)
+        store.drop_table(group.name)
