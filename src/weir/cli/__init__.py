@@ -6,7 +6,9 @@ import importlib
 
 import click
 
-COMMAND_MODULES = ["dev", "smoke", "demo", "specs", "batch", "online", "validate_data", "training", "airflow_cmd", "stream"]
+COMMAND_MODULES = [
+    "dev", "smoke", "demo", "specs", "batch", "online", "validate_data", "training", "airflow_cmd", "stream",
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
