@@ -47,7 +47,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -q -ra tests
+	$(BIN)/pytest -q -ra --durations=20 tests
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
