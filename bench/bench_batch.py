@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import sys
 import tempfile
 import time
 from datetime import date, datetime, timedelta
+
+
+def jvm_peak_rss_mb(spark: object) -> float:
+    """Peak resident memory (VmHWM) of the Spark driver JVM, which runs the executors in local mode."""
+    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()  # type: ignore[attr-defined]
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:
@@ -61,7 +70,7 @@ def main() -> None:
     t0 = time.perf_counter()
     backfill(spark, group, start, last, config, chunk_days=args.days)
     recompute_s = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mb = jvm_peak_rss_mb(spark)
 
     cmd = " ".join([".venv/bin/python", "bench/bench_batch.py", *sys.argv[1:]])
     print(f"command: {cmd}")
