@@ -130,7 +130,7 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
     lookback = lookback_days(group)
     stored = read_partitions(spark, t_path, first - timedelta(days=lookback), last)
     assert stored is not None
-    stored = stored.drop(PARTITION_COL)
+    stored = stored.drop(PARTITION_COL).where(_useful_tiles(group, first))
     life_hop = _lifetime_hop(group)
     life_feats = lifetime_features(group)
     candidates = stored
@@ -161,6 +161,7 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
             cond = cond & (start_us >= t_us - F.lit(max(w for w in windows if w is not None)))
         reach = cond if reach is None else (reach | cond)
     assert reach is not None
+    candidates = candidates.persist()  # read by both the feature and the lifetime-snapshot aggregations
     joined = candidates.crossJoin(F.broadcast(run_times)).where((start_us < t_us) & reach)
 
     features = (joined.groupBy(*keys, RUN_TS_COL).agg(*window_aggregations(group, t_col=RUN_TS_COL))
@@ -176,8 +177,27 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
                 .withColumn(PARTITION_COL, F.to_date(F.col(RUN_TS_COL) - F.expr("INTERVAL 1 DAY"))))
         overwrite_partitions(snap, lifetime_path(config, group.name), first, last)
 
+    candidates.unpersist()
     return RangeResult(first, last, n_events, n_rejected, _rows_written(spark, t_path),
                        _rows_written(spark, f_path))
+
+
+def _useful_tiles(group: FeatureGroup, first: date) -> Column:
+    """Stored tiles some run time of the range can still use: per hop, those inside its longest window of the
+    first run time (a 5m hop only needs the last hour); lifetime-only hops need only the range's own tiles,
+    the rest is in the lifetime snapshot."""
+    from pyspark.sql import functions as F
+
+    first_t_us = int((run_time(first) - day_start(date(1970, 1, 1))).total_seconds()) * 1_000_000
+    end_us = F.unix_micros(F.col(TILE_END_COL))
+    useful = None
+    for hop in sorted({w.hop_us for w in feature_windows(group)}):
+        windows = [w.window_us for w in feature_windows(group) if w.hop_us == hop and w.window_us is not None]
+        lower = first_t_us - max(windows) if windows else first_t_us - DAY_US
+        cond = (F.col(HOP_COL) == F.lit(hop)) & (end_us - F.lit(hop) >= F.lit(lower))
+        useful = cond if useful is None else (useful | cond)
+    assert useful is not None
+    return useful
 
 
 def _rows_written(spark: SparkSession, path: str) -> int:
