@@ -116,7 +116,7 @@ def test_weir_view_shows_every_group_with_its_pipeline_state(tmp_path: Path) -> 
     assert row["streaming"]["kafka_topic"] == "transactions" and row["streaming"]["process"] == "not running"
     assert any("broken.yaml" in e for e in data["spec_errors"])
 
-    client = TestClient(create_app(lambda: config, runs))
+    client = TestClient(create_app(lambda: config, runs, auth=lambda: None))  # auth: tests/unit/test_view_auth.py
     page = client.get("/")
     assert page.status_code == 200 and "user_spend" in page.text and "validation FAILED" in page.text
     assert json.loads(client.get("/api/groups").text)["groups"][0]["group"] == "user_spend"

@@ -3,6 +3,10 @@
 A small FastAPI app (mounted by the plugin at ``/weir``, shown in the UI's navigation as an external view):
 ``GET /weir/`` an HTML page, ``GET /weir/api/groups`` the same as JSON. Pipeline results come from the status
 files the pipeline steps write (``<state_dir>/status/<group>.json``), DAG run states from Airflow's database.
+
+The view is behind Airflow's auth manager, like the rest of the UI: a request needs the JWT that Airflow's login
+sets (the ``_token`` cookie the UI's pages carry, or ``Authorization: Bearer``) and read access to DAG runs.
+Anonymous requests get 401, and the HTML page redirects them to Airflow's login page (back to the view after).
 """
 
 from __future__ import annotations
@@ -163,12 +167,45 @@ code{{font-size:.8rem}}</style></head><body>
 <th>online freshness</th><th>streaming</th></tr>{''.join(rows)}</table>{errors_html}</body></html>"""
 
 
-def create_app(config_factory: Callable[[], RuntimeConfig] = build_config,
-               dag_runs: DagRunLookup = last_dag_runs) -> FastAPI:
-    from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse
+def airflow_auth() -> Callable[..., Any]:
+    """The FastAPI dependency of Airflow's own API for reading DAG runs: a valid JWT, and the auth manager's
+    ``is_authorized_dag(GET, RUN)`` for the user (401 without a token, 403 for an invalid one or no access)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
 
-    app = FastAPI(title="Weir", description="Weir feature groups in Airflow")
+    return requires_access_dag("GET", DagAccessEntity.RUN)
+
+
+def login_url(next_url: str) -> str:
+    """The auth manager's login page, coming back to ``next_url`` after login."""
+    try:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return get_auth_manager().get_url_login(next_url=next_url)
+    except Exception:  # no auth manager initialised (a bare app in a test): Airflow's default login route
+        from urllib.parse import quote
+
+        return f"/auth/login?next={quote(next_url, safe='')}"
+
+
+def create_app(config_factory: Callable[[], RuntimeConfig] = build_config,
+               dag_runs: DagRunLookup = last_dag_runs,
+               auth: Callable[..., Any] | None = None) -> FastAPI:
+    """The view's app. ``auth``: the dependency every route requires (default: :func:`airflow_auth`)."""
+    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi.exception_handlers import http_exception_handler
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+    app = FastAPI(title="Weir", description="Weir feature groups in Airflow",
+                  dependencies=[Depends(auth or airflow_auth())])
+
+    @app.exception_handler(HTTPException)
+    async def to_login(request: Request, exc: HTTPException) -> Response:
+        """An anonymous browser asking for the page goes to Airflow's login; API clients get the 401."""
+        path, root = request.url.path, str(request.scope.get("root_path", ""))
+        if exc.status_code == 401 and path.removeprefix(root) in ("", "/"):
+            return RedirectResponse(login_url(str(request.url)), status_code=303)
+        return await http_exception_handler(request, exc)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
