@@ -46,5 +46,7 @@ def render_doc_md(group: FeatureGroup) -> str:
             args = ", ".join(f"{k}={v!r}" for k, v in e.kwargs.items())
             lines.append(f"- `{e.expectation}({_cell(args)})`")
     lines += ["", "Backfill: `airflow backfill create --dag-id weir__" + group.name
-              + " --from-date 2026-10-01 --to-date 2026-10-31` (or from the UI); runs replace their `ds` partition."]
+              + " --from-date 2026-10-01 --to-date 2026-10-31 --reprocess-behavior completed` (or from the UI, "
+              "reprocess behaviour *All runs* or *Missing and errored runs*); days run in date order (each day's "
+              "compute waits for the previous day's) and replace their `ds` partition."]
     return "\n".join(lines) + "\n"
