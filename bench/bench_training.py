@@ -419,6 +419,7 @@ def main() -> None:
     parser.add_argument("--spine-times", choices=["day-end", "any"], default="day-end")
     parser.add_argument("--feast", action="store_true", help="also run Feast (creates .bench-venv-feast/)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive range join")
+    parser.add_argument("--no-weir", action="store_true", help="skip Weir (e.g. to probe Feast's limits alone)")
     parser.add_argument("--feast-timeout", type=float, default=1200.0, help="seconds")
     parser.add_argument("--feast-mem-gb", type=float, default=12.0, help="RSS cap of the Feast process")
     parser.add_argument("--naive-timeout", type=float, default=2400.0, help="seconds")
@@ -466,9 +467,10 @@ def main() -> None:
 
     results: dict[str, dict[str, Any]] = {}
     outs = {n: str(run_dir / f"{n}.parquet") for n in ("weir", "naive", "feast")}
-    results["weir"] = run_child([*base, "--worker", "weir", "--spine", str(spine_path), "--out", outs["weir"]], env,
-                                log=run_dir / "weir.log")
-    print(f"weir:  {json.dumps(results['weir'], default=str)}", flush=True)
+    if not args.no_weir:
+        results["weir"] = run_child([*base, "--worker", "weir", "--spine", str(spine_path), "--out", outs["weir"]],
+                                    env, log=run_dir / "weir.log")
+        print(f"weir:  {json.dumps(results['weir'], default=str)}", flush=True)
     if not args.no_naive:
         results["naive"] = run_child([*base, "--worker", "naive", "--spine", str(spine_path), "--out", outs["naive"]],
                                      env, timeout_s=args.naive_timeout, log=run_dir / "naive.log")
@@ -492,7 +494,7 @@ def main() -> None:
     step = max(1, args.spine_rows // args.check_rows)
     ids = list(range(0, args.spine_rows, step))[: args.check_rows]
     checks = {}
-    if results["weir"]["status"] == "ok":
+    if results.get("weir", {}).get("status") == "ok":
         for other in ("naive", "feast"):
             if results.get(other, {}).get("status") == "ok":
                 checks[other] = compare(outs["weir"], outs[other], ids, columns, approx if other == "naive" else set())
@@ -516,7 +518,7 @@ def main() -> None:
         if r["status"] != "ok":
             print(f"         {r['status']} after {r['wall_s']:.0f}s")
     for other in ("feast", "naive"):
-        if other in results:
+        if other in results and "weir" in results:
             print(f"ratio {other}/weir: time {_ratio(results['weir'], results[other], 'seconds')}, "
                   f"peak memory {_ratio(results['weir'], results[other], 'tree_peak_mb')}")
     if "feast" in results and results["feast"].get("status") == "ok":
