@@ -61,6 +61,23 @@ def test_newest_wins_and_reruns_are_idempotent(config: RuntimeConfig) -> None:
     assert got["b"]["tiles"] == b"b2" and got["b"]["run_us"] == 11
 
 
+def test_batch_writes_keep_the_stream_part_and_its_later_expiry(config: RuntimeConfig) -> None:
+    store = DynamoOnlineStore(config)
+    table = store.ensure_table("g")
+    client = dynamodb_client(config)
+    newer = 5_000_000_000
+    client.update_item(TableName=table, Key={"pk": {"S": "a"}},
+                       UpdateExpression="SET stream_tiles = :t, stream_newest_us = :n, expires_at = :x",
+                       ExpressionAttributeValues={":t": {"B": b"s"}, ":n": {"N": str(newer)},
+                                                  ":x": {"N": str(newer // 1_000_000 + 3600)}})
+    s = store.write_items("g", [item("a", 200, 10, blob=b"batch"), item("b", 300, 10)])
+    assert (s.written, s.skipped) == (2, 0)
+    got = store.get_items("g", ["a", "b"], attributes=("tiles", "stream_tiles", "expires_at", "run_us"))
+    assert got["a"]["tiles"] == b"batch" and got["a"]["stream_tiles"] == b"s" and got["a"]["run_us"] == 10
+    assert got["a"]["expires_at"] == newer // 1_000_000 + 3600  # not lowered to the batch part's
+    assert got["b"]["expires_at"] == item("b", 300, 10).expires_at
+
+
 def test_duplicate_keys_in_one_call_are_refused(config: RuntimeConfig) -> None:
     store = DynamoOnlineStore(config)
     with pytest.raises(OnlineStoreError, match="duplicate key pk='a'"):
@@ -87,7 +104,7 @@ def test_reading_a_table_that_does_not_exist_is_a_clear_error(config: RuntimeCon
 
 # ------------------------------------------------------------------------------------ fault injection
 class FlakyClient:
-    """The real client, except that the first ``fail_puts`` put_item calls raise throttling and the first
+    """The real client, except that the first ``fail_puts`` update_item calls raise throttling and the first
     ``partial_gets`` batch_get_item calls return half the keys as UnprocessedKeys (fault injection)."""
 
     def __init__(self, real: Any, fail_puts: int = 0, partial_gets: int = 0, code: str = "") -> None:
@@ -99,13 +116,13 @@ class FlakyClient:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def put_item(self, **kwargs: Any) -> Any:
+    def update_item(self, **kwargs: Any) -> Any:
         self.put_calls += 1
         if self.put_calls <= self.fail_puts:
             status = 500 if self.code == "InternalServerError" else 400
             raise ClientError({"Error": {"Code": self.code, "Message": "injected"},
-                               "ResponseMetadata": {"HTTPStatusCode": status}}, "PutItem")
-        return self.real.put_item(**kwargs)
+                               "ResponseMetadata": {"HTTPStatusCode": status}}, "UpdateItem")
+        return self.real.update_item(**kwargs)
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> Any:
         self.get_calls += 1

@@ -12,7 +12,7 @@ import math
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -184,13 +184,12 @@ def test_dead_letters_late_events_and_metrics(drained: Drained, spark: Any) -> N
     assert metrics[1]["watermark"] is not None
 
 
-def test_batch_stream_parity(drained: Drained, spark: Any) -> None:
-    """The stream's event log (minus late events) through backfill + publish serves the stream's values."""
+@pytest.fixture(scope="module")
+def batch_run(drained: Drained, spark: Any) -> tuple[FeatureGroup, list[Any]]:
+    """The stream's event log (minus late events) as a Delta source, backfilled over its days."""
     from pyspark.sql import functions as F
 
     from weir.batch import backfill
-    from weir.online.publish import publish
-    from weir.online.store import DynamoOnlineStore
     from weir.stream.tables import events_path
 
     cfg = drained.config
@@ -198,10 +197,20 @@ def test_batch_stream_parity(drained: Drained, spark: Any) -> None:
     (spark.read.format("delta").load(events_path(cfg, drained.group.name)).where(~F.col("late"))
      .select(*drained.group.source.columns).write.format("delta").mode("overwrite").save(source))
     batch_group = make_group(drained.group.name, "unused", table=source)
-    batch_cfg = build_config(**{**cfg.model_dump(), "dynamodb_table_prefix": cfg.dynamodb_table_prefix + "batch_"})
     days = sorted({e["event_ts"].date() for e in drained.on_time})
-    first, last = days[0], days[-1]
-    backfill(spark, batch_group, first, last, batch_cfg)
+    backfill(spark, batch_group, days[0], days[-1], cfg)
+    return batch_group, days
+
+
+def test_batch_stream_parity(drained: Drained, batch_run: tuple[FeatureGroup, list[Any]], spark: Any) -> None:
+    """The stream's event log (minus late events) through backfill + publish serves the stream's values."""
+    from weir.online.publish import publish
+    from weir.online.store import DynamoOnlineStore
+
+    cfg = drained.config
+    batch_group, days = batch_run
+    last = days[-1]
+    batch_cfg = build_config(**{**cfg.model_dump(), "dynamodb_table_prefix": cfg.dynamodb_table_prefix + "batch_"})
     store = DynamoOnlineStore(batch_cfg)
     try:
         summary = publish(spark, batch_group, last, batch_cfg, progress=False, store=store, log=False)
@@ -219,3 +228,31 @@ def test_batch_stream_parity(drained: Drained, spark: Any) -> None:
         store.drop_table(batch_group.name)
 
 
+def test_batch_and_stream_on_one_table_count_each_event_once(
+        drained: Drained, batch_run: tuple[FeatureGroup, list[Any]], spark: Any) -> None:
+    """The lambda case: the stream wrote every event, then the daily publish of the first day lands on the same
+    items (its events were seen by both paths), then the stream goes on. Each event is counted once."""
+    from weir.online.publish import publish
+    from weir.stream import StreamOptions, produce_records, run_stream
+
+    cfg, group = drained.config, drained.group
+    batch_group, days = batch_run
+    summary = publish(spark, batch_group, days[0], cfg, progress=False, log=False)
+    assert summary.written > 0 and summary.skipped == 0  # the stream's part never blocks the batch part
+    cut = datetime.combine(days[0] + timedelta(days=1), datetime.min.time())
+    newest = drained.on_time[-1]["event_ts"]
+    users = sorted({e["user_id"] for e in drained.on_time})
+    got = read_online(cfg, group, users, newest)
+    for (user,), want in group_values(group, drained.on_time, newest).items():
+        assert_values(got[user].values, want, f"{user} after the publish")
+        assert us(got[user].event_ts) == want["newest_event_us"]
+
+    more = make_events(10, seed=9, users=4, start=newest, span_h=4)
+    produce_records(cfg, group, [wire(e) for e in more], partition=0)
+    run_stream(spark, group, cfg, StreamOptions(available_now=True))
+    events = drained.on_time + more
+    t = max(e["event_ts"] for e in events)
+    got = read_online(cfg, group, sorted({e["user_id"] for e in events}), t)
+    for (user,), want in group_values(group, events, t).items():
+        assert_values(got[user].values, want, f"{user} after more streaming")
+        assert got[user].as_of is not None and got[user].as_of > cut.replace(tzinfo=UTC)

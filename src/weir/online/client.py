@@ -8,7 +8,8 @@ Per entity and group the result also carries:
 * ``found``: an unexpired item exists. An item is treated as missing when its ``expires_at`` is past or its
   newest event is older than the spec's ``online.ttl`` at ``at`` (DynamoDB deletes expired items lazily);
 * ``event_ts``: the newest event the values are built from;
-* ``as_of``: the run time the item was published for (values are complete up to then);
+* ``as_of``: the run time the item was published for, or the streaming micro-batch time when the stream part
+  is newer (values are complete up to then; :mod:`weir.online.parts` combines the two parts);
 * ``age_s`` = ``at - as_of`` in seconds, and ``stale`` = ``age_s > online.freshness_slo`` (None without an SLO
   or without an item): the age of the *computation*, so an inactive entity served by an on-time pipeline is
   not stale;
@@ -33,14 +34,12 @@ from typing import Any
 from weir.compute.ir import output_type
 from weir.compute.py_agg import py_feature_values
 from weir.compute.windows import datetime_to_us, us_to_datetime
-from weir.online.codec import decode_tiles
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.keys import entity_pk
+from weir.online.parts import READ_ATTRIBUTES, item_view
 from weir.online.store import DynamoOnlineStore
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import Aggregation, ColumnType, FeatureGroup
-
-READ_ATTRIBUTES = ("newest_event_us", "run_us", "source_version", "expires_at", "tiles")
 
 
 @dataclass
@@ -207,25 +206,25 @@ class OnlineClient:
     def _group_features(self, group: FeatureGroup, columns: list[str], item: dict[str, Any] | None,
                         t_us: int) -> GroupFeatures:
         by_column = {c.name: c.feature for c in group.output_columns()}
-        if item is not None and (item["expires_at"] * 1_000_000 <= t_us
-                                 or item["newest_event_us"] + group.online.ttl_us <= t_us):
-            item = None  # expired: DynamoDB's TTL deletion is lazy
-        if item is None:
+        view = item_view(item) if item is not None else None
+        if view is not None and (view.expires_at * 1_000_000 <= t_us
+                                 or view.newest_event_us + group.online.ttl_us <= t_us):
+            view = None  # expired: DynamoDB's TTL deletion is lazy
+        if view is None:
             return GroupFeatures(group.name, {c: feature_default(group, by_column[c]) for c in columns}, False)
-        computed = py_feature_values(group, decode_tiles(item["tiles"]), t_us)
+        computed = py_feature_values(group, view.tiles, t_us)
         values: dict[str, Any] = {}
         for c in columns:
             v = _typed(group, by_column[c], computed.get(c))
             if v is None:
                 v = by_column[c].default
             values[c] = v
-        as_of_us = int(item["run_us"])
-        age_s = (t_us - as_of_us) / 1e6
+        age_s = (t_us - view.as_of_us) / 1e6
         slo = group.online.freshness_slo_us
         return GroupFeatures(
-            group.name, values, True, event_ts=us_to_datetime(int(item["newest_event_us"])),
-            as_of=us_to_datetime(as_of_us), age_s=age_s,
-            stale=None if slo is None else (t_us - as_of_us) > slo, source_version=int(item["source_version"]))
+            group.name, values, True, event_ts=us_to_datetime(view.newest_event_us),
+            as_of=us_to_datetime(view.as_of_us), age_s=age_s,
+            stale=None if slo is None else (t_us - view.as_of_us) > slo, source_version=view.source_version)
 
 
 __all__ = ["EntityFeatures", "GroupFeatures", "OnlineClient", "feature_default", "parse_at"]

@@ -1,15 +1,18 @@
 """DynamoDB online store: one table per feature group, one item per entity, newest wins.
 
-Why conditional ``PutItem`` and not ``BatchWriteItem``: ``BatchWriteItem`` accepts no condition, so a replayed
+Why conditional writes and not ``BatchWriteItem``: ``BatchWriteItem`` accepts no condition, so a replayed
 or backfilled (older) batch would silently overwrite values computed from newer events, which is the bug in
-Feast's DynamoDB store. Each item is written with ``PutItem`` conditioned on
-``attribute_not_exists(pk) OR newest_event_us < :e OR (newest_event_us = :e AND run_us <= :r)``: newer events
-win, for the same events the later run wins, and rerunning a run is idempotent. A failed condition
-(``ConditionalCheckFailedException``) is the expected outcome of an older write: counted as *skipped (newer
-value kept)*, not an error. The alternative (Chronon's) appends values under a timestamped sort key and takes
-the newest at read time: unconditional batch writes, but reads become a Query per entity (no BatchGetItem)
-and old versions need cleaning; ``bench/bench_online.py`` measures both (docs/benchmarks.md, "Online store").
-Single puts cost the same write units as batched ones; we recover throughput by running them in parallel.
+Feast's DynamoDB store. The publisher sets the item's *batch part* (``tiles``, ``newest_event_us``, ``run_us``,
+``source_version``; docs/architecture.md) with ``UpdateItem`` conditioned on ``attribute_not_exists(newest_event_us)
+OR newest_event_us < :e OR (newest_event_us = :e AND run_us <= :r)``: newer events win, for the same events the
+later run wins, and rerunning a run is idempotent. A failed condition (``ConditionalCheckFailedException``) is
+the expected outcome of an older write: counted as *skipped (newer value kept)*, not an error. ``UpdateItem``
+(not ``PutItem``) leaves the streaming job's *stream part* of the item alone, so batch and stream never erase
+each other's events; the TTL attribute ``expires_at`` is only raised, never lowered below the stream part's.
+The alternative (Chronon's) appends values under a timestamped sort key and takes the newest at read time:
+unconditional batch writes, but reads become a Query per entity (no BatchGetItem) and old versions need
+cleaning; ``bench/bench_online.py`` measures both (docs/benchmarks.md, "Online store"). Single writes cost the
+same write units as batched ones; we recover throughput by running them in parallel.
 
 Retries: throttling (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
 ``RequestLimitExceeded``), 5xx and connection errors are retried here with exponential backoff and full jitter
@@ -42,7 +45,11 @@ RETRYABLE_CODES = frozenset({
     "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
     "LimitExceededException", "TransactionInProgressException",
 })
-CONDITION = "attribute_not_exists(pk) OR newest_event_us < :e OR (newest_event_us = :e AND run_us <= :r)"
+CONDITION = ("attribute_not_exists(newest_event_us) OR newest_event_us < :e "
+             "OR (newest_event_us = :e AND run_us <= :r)")
+# the batch part may set the TTL attribute only when the stream part (if any) is not newer
+TTL_CONDITION = "attribute_not_exists(stream_newest_us) OR stream_newest_us <= :e"
+BATCH_SET = "SET tiles = :t, newest_event_us = :e, run_us = :r, source_version = :s"
 TTL_ATTRIBUTE = "expires_at"
 BATCH_GET_MAX = 100
 ITEM_ATTRIBUTES = ("pk", "newest_event_us", "run_us", "source_version", "expires_at", "tiles")
@@ -191,21 +198,30 @@ class DynamoOnlineStore:
         self._ready.discard(name)
 
     # ------------------------------------------------------------------------------------------- writes
-    def put_item(self, table: str, item: OnlineItem, stats: WriteStats) -> bool:
-        """Conditional put of one item; True if written, False if a newer value was kept."""
-        client = self.client
+    def write_item(self, table: str, item: OnlineItem, stats: WriteStats) -> bool:
+        """Conditionally set the batch part of one item; True if written, False if a newer value was kept.
 
-        def put() -> bool:
+        First with ``expires_at`` (when no newer stream part exists); if that condition fails, once more without
+        it, so a newer stream part keeps its later expiry.
+        """
+        client = self.client
+        values: dict[str, Any] = {":t": {"B": item.tiles}, ":e": {"N": str(item.newest_event_us)},
+                                  ":r": {"N": str(item.run_us)}, ":s": {"N": str(item.source_version)}}
+
+        def update(with_ttl: bool) -> bool:
+            extra = {":x": {"N": str(item.expires_at)}} if with_ttl else {}
             try:
-                client.put_item(
-                    TableName=table, Item=item.to_dynamo(), ConditionExpression=CONDITION,
-                    ExpressionAttributeValues={":e": {"N": str(item.newest_event_us)},
-                                               ":r": {"N": str(item.run_us)}})
+                client.update_item(
+                    TableName=table, Key={"pk": {"S": item.pk}},
+                    UpdateExpression=BATCH_SET + (", expires_at = :x" if with_ttl else ""),
+                    ConditionExpression=f"({CONDITION}) AND ({TTL_CONDITION})" if with_ttl else CONDITION,
+                    ExpressionAttributeValues={**values, **extra})
                 return True
             except client.exceptions.ConditionalCheckFailedException:
                 return False
 
-        written = self._call(f"PutItem {table} pk={item.pk!r}", put, stats)
+        written = (self._call(f"UpdateItem {table} pk={item.pk!r}", lambda: update(True), stats)
+                   or self._call(f"UpdateItem {table} pk={item.pk!r}", lambda: update(False), stats))
         with stats._lock:
             if written:
                 stats.written += 1
@@ -244,7 +260,7 @@ class DynamoOnlineStore:
                         raise OnlineStoreError(
                             f"duplicate key pk={item.pk!r} in one write to {table}: one item per entity per call")
                     seen.add(item.pk)
-                    pending.add(pool.submit(self.put_item, table, item, stats))
+                    pending.add(pool.submit(self.write_item, table, item, stats))
                     if len(pending) >= limit:
                         drain(limit // 2)
                 drain(0)
@@ -323,4 +339,6 @@ def _plain(value: Any) -> Any:
         return bytes(value["B"])
     if "NULL" in value:
         return None
+    if "M" in value:
+        return {k: _plain(v) for k, v in value["M"].items()}
     raise OnlineStoreError(f"unexpected attribute type in an online item: {value!r}")

@@ -1,14 +1,14 @@
 """Merging a micro-batch's tiles into an online item's tiles (pure Python, the same merge math as reads).
 
-An online item (docs/architecture.md) holds, per windowed hop, the tiles that can still fall in a window read
-at or after its newest event (lifetime IR columns blanked), plus one *lifetime tile* holding the merged IR of
-the lifetime features. The streaming job keeps exactly that shape, so the batch publisher and the stream
-write the same kind of item and :class:`weir.online.OnlineClient` reads both the same way:
+An online item's stream part (:mod:`weir.online.parts`) holds, per windowed hop, the tiles that can still fall
+in a window read at or after its newest event (lifetime IR columns blanked), plus lifetime tiles holding the
+IR of the lifetime features, in the batch part's tile shape, so :class:`weir.online.OnlineClient` merges both
+the same way:
 
 * a micro-batch tile (from ``weir.compute.spark_agg.build_tiles``) of hop ``h`` ending at ``e`` is merged into
   the stored tile ``(h, e)`` with ``py_agg.py_merge`` for every windowed feature;
-* its lifetime IR (hop = the lifetime hop) is merged into the lifetime tile, whose end is
-  ``ceil(newest / hop) * hop``;
+* its lifetime IR (hop = the lifetime hop) is merged into the stream part's lifetime tile of the same end
+  (kept per hop, so that tiles the batch part already covers can be dropped);
 * tiles older than the longest window of their hop, measured from the item's newest event, are dropped:
   ``end - h < floor_h(newest) - w`` can never be read again because reads happen at ``t >= newest``.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from weir.compute.ir import NEWEST_COL, ir_column, ir_parts
 from weir.compute.py_agg import py_merge
-from weir.compute.windows import feature_windows, floor_to, tile_end
+from weir.compute.windows import feature_windows, floor_to
 from weir.spec.models import Feature, FeatureGroup
 
 Tile = dict[str, Any]
@@ -83,24 +83,34 @@ def _merge_features(group: FeatureGroup, feats: Iterable[Feature], irs: Sequence
 
 
 def merge_item_tiles(layout: GroupLayout, stored: Sequence[Mapping[str, Any]],
-                     batch: Sequence[Mapping[str, Any]]) -> tuple[list[Tile], int | None]:
-    """Stored item tiles + micro-batch tiles -> (new item tiles, newest event micros)."""
+                     batch: Sequence[Mapping[str, Any]], cutoff_us: int | None = None,
+                     ) -> tuple[list[Tile], int | None]:
+    """Stored stream tiles + micro-batch tiles -> (new stream tiles, newest event micros among them).
+
+    Tiles ending at or before ``cutoff_us`` (the run time of the item's batch part, which holds every event up
+    to then: :mod:`weir.online.parts`) are dropped. Lifetime IR is kept per lifetime-hop tile so that the same
+    cutoff applies to it.
+    """
     group = layout.group
     windowed: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
-    life_parts: list[Mapping[str, Any]] = []
+    life: dict[int, list[Mapping[str, Any]]] = {}
     for t in stored:
+        if cutoff_us is not None and int(t[END]) <= cutoff_us:
+            continue
         if layout.is_lifetime_tile(t):
-            life_parts.append(t)
+            life.setdefault(int(t[END]), []).append(t)
         else:
             windowed.setdefault((int(t[HOP]), int(t[END])), []).append(t)
     for t in batch:
+        if cutoff_us is not None and int(t[END]) <= cutoff_us:
+            continue
         hop = int(t[HOP])
         if hop in layout.windowed_by_hop:
             windowed.setdefault((hop, int(t[END])), []).append(t)
         if layout.life_hop is not None and hop == layout.life_hop:
-            life_parts.append(t)
+            life.setdefault(int(t[END]), []).append(t)
     newest = _max_opt(*(t.get(NEWEST_COL) for parts in windowed.values() for t in parts),
-                      *(t.get(NEWEST_COL) for t in life_parts))
+                      *(t.get(NEWEST_COL) for parts in life.values() for t in parts))
     out: list[Tile] = []
     for (hop, end), parts in sorted(windowed.items()):
         feats = layout.windowed_by_hop.get(hop)
@@ -111,12 +121,10 @@ def merge_item_tiles(layout: GroupLayout, stored: Sequence[Mapping[str, Any]],
         tile: Tile = {HOP: hop, END: end, NEWEST_COL: _max_opt(*(p.get(NEWEST_COL) for p in parts))}
         tile.update(_merge_features(group, feats, parts))
         out.append(_clean(tile))
-    if layout.life_hop is not None and life_parts:
-        life_newest = _max_opt(*(p.get(NEWEST_COL) for p in life_parts))
-        life_end = tile_end(life_newest, layout.life_hop) if life_newest is not None else max(
-            int(p[END]) for p in life_parts)
-        tile = {HOP: layout.life_hop, END: life_end, NEWEST_COL: life_newest}
-        tile.update(_merge_features(group, layout.lifetime, life_parts))
-        out.append(_clean(tile))
+    if layout.life_hop is not None:
+        for end, parts in sorted(life.items()):
+            tile = {HOP: layout.life_hop, END: end, NEWEST_COL: _max_opt(*(p.get(NEWEST_COL) for p in parts))}
+            tile.update(_merge_features(group, layout.lifetime, parts))
+            out.append(_clean(tile))
     out.sort(key=lambda t: (t[HOP], t[END]))
     return out, newest

@@ -1,19 +1,21 @@
 """Apply a micro-batch's tiles to the online items: read, merge, conditional write; a replay changes nothing.
 
-Per entity: ``BatchGetItem`` (consistent) the item, merge the micro-batch tiles into its tiles
-(:func:`weir.stream.merge.merge_item_tiles`, the read path's merge math), and ``PutItem`` the result with
+The stream writes only the *stream part* of an item (:mod:`weir.online.parts`); the batch publisher owns the
+batch part. Per entity: ``BatchGetItem`` (consistent) the item, merge the micro-batch tiles into the stream
+tiles (:func:`weir.stream.merge.merge_item_tiles`, the read path's merge math), dropping tiles that end at or
+before the batch part's ``run_us`` (the batch part already counts those events), and ``UpdateItem`` the
+stream attributes with
 
 * ``stream_batches``: a map ``query id -> last applied batch id``. An entity whose stored entry is ``>=`` the
   batch id already holds this batch's events and is skipped (foreachBatch is at-least-once);
 * ``item_version``: a counter incremented on every stream write, and the condition
-  ``attribute_not_exists(pk)`` (no item was read) / ``item_version = :v`` (the version read) /
-  ``attribute_not_exists(item_version) AND newest_event_us = :e AND run_us = :r`` (an item the batch publisher
-  wrote). A concurrent writer makes the condition fail: the entity is read and merged again (optimistic
-  concurrency), so two writers never lose each other's events.
+  ``attribute_not_exists(item_version)`` (no stream part was read) / ``item_version = :v`` (the version read).
+  A concurrent stream writer makes the condition fail: the entity is read and merged again (optimistic
+  concurrency), so two writers never lose each other's events. Batch publishes do not touch these attributes.
 
-The rest of the item is the publisher's layout (``weir.online.store.OnlineItem``): ``run_us`` is the
-micro-batch's processing time (the values are complete up to then), ``source_version`` the Delta version of
-``events/<group>`` holding the batch, ``expires_at`` newest event + ``online.ttl``.
+``stream_run_us`` is the micro-batch's processing time (the values are complete up to then),
+``stream_source_version`` the Delta version of ``events/<group>`` holding the batch, and ``expires_at`` the
+newest event of either part + ``online.ttl``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from weir.compute.ir import NEWEST_COL
 from weir.online.codec import decode_tiles, encode_tiles
 from weir.online.errors import OnlineStoreError
-from weir.online.store import DynamoOnlineStore, OnlineItem, is_retryable
+from weir.online.parts import STREAM_NEWEST, STREAM_RUN, STREAM_TILES, STREAM_VERSION
+from weir.online.store import DynamoOnlineStore, is_retryable
 from weir.stream.merge import GroupLayout, merge_item_tiles
 
 if TYPE_CHECKING:
@@ -39,6 +42,10 @@ VERSION_ATTR = "item_version"
 BATCHES_ATTR = "stream_batches"
 BATCH_GET_MAX = 100
 MAX_CONFLICTS = 20
+# what the writer reads of an item (not the batch part's tiles)
+READ_NAMES = {"#pk": "pk", "#st": STREAM_TILES, "#sn": STREAM_NEWEST, "#sr": STREAM_RUN, "#n": "newest_event_us",
+              "#r": "run_us", "#b": BATCHES_ATTR, "#v": VERSION_ATTR}
+PROJECTION = ", ".join(READ_NAMES)
 
 
 @dataclass
@@ -51,19 +58,27 @@ class ApplyStats:
 
 @dataclass(frozen=True)
 class StoredItem:
+    """The parts of an item the stream needs: its own part and the batch part's cutoff."""
+
     pk: str
-    newest_event_us: int
-    run_us: int
-    tiles: list[dict[str, Any]]
+    tiles: list[dict[str, Any]]  # stream tiles
+    newest_event_us: int | None  # newest event of either part
+    run_us: int  # stream part's run time (0 without a stream part)
+    cutoff_us: int | None  # the batch part's run_us: it holds every event up to then
     version: int | None
     batches: dict[str, int]
 
 
+def _num(raw: Mapping[str, Any], name: str) -> int | None:
+    return int(raw[name]["N"]) if name in raw else None
+
+
 def _decode(raw: Mapping[str, Any]) -> StoredItem:
     batches = {k: int(v["N"]) for k, v in raw.get(BATCHES_ATTR, {}).get("M", {}).items()}
-    version = int(raw[VERSION_ATTR]["N"]) if VERSION_ATTR in raw else None
-    return StoredItem(raw["pk"]["S"], int(raw["newest_event_us"]["N"]), int(raw["run_us"]["N"]),
-                      decode_tiles(bytes(raw["tiles"]["B"])), version, batches)
+    tiles = decode_tiles(bytes(raw[STREAM_TILES]["B"])) if STREAM_TILES in raw else []
+    newest = [v for v in (_num(raw, STREAM_NEWEST), _num(raw, "newest_event_us")) if v is not None]
+    return StoredItem(raw["pk"]["S"], tiles, max(newest) if newest else None, _num(raw, STREAM_RUN) or 0,
+                      _num(raw, "run_us"), _num(raw, VERSION_ATTR), batches)
 
 
 class StreamOnlineWriter:
@@ -99,7 +114,9 @@ class StreamOnlineWriter:
         for i in range(0, len(pks), BATCH_GET_MAX):
             keys: list[Any] = [{"pk": {"S": pk}} for pk in pks[i:i + BATCH_GET_MAX]]
             for attempt in range(self.max_attempts):
-                req: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+                req: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True,
+                                                    "ProjectionExpression": PROJECTION,
+                                                    "ExpressionAttributeNames": READ_NAMES}}
 
                 def call(r: dict[str, Any] = req) -> dict[str, Any]:
                     return dict(self.client.batch_get_item(RequestItems=r))
@@ -119,7 +136,8 @@ class StreamOnlineWriter:
 
     def _get_one(self, pk: str, stats: ApplyStats) -> StoredItem | None:
         def call() -> dict[str, Any]:
-            return dict(self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True))
+            return dict(self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True,
+                                             ProjectionExpression=PROJECTION, ExpressionAttributeNames=READ_NAMES))
 
         resp = self._call(f"GetItem {self.table}", call, stats)
         raw = resp.get("Item")
@@ -128,46 +146,47 @@ class StreamOnlineWriter:
     # -------------------------------------------------------------------------------------------- apply
     def _put(self, pk: str, stored: StoredItem | None, batch_tiles: Sequence[Mapping[str, Any]], batch_id: int,
              run_us: int, source_version: int, stats: ApplyStats) -> bool:
-        """One conditional put; False when the condition failed (someone else wrote the item meanwhile)."""
-        tiles, newest = merge_item_tiles(self.layout, stored.tiles if stored else [], batch_tiles)
-        newest = max(n for n in (newest, stored.newest_event_us if stored else None) if n is not None)
-        ttl_us = self.group.online.ttl_us
-        expires_at = -(-(newest + ttl_us) // 1_000_000)
-        item = OnlineItem(pk, newest, max(run_us, stored.run_us if stored else 0), source_version, expires_at,
-                          encode_tiles(tiles)).to_dynamo()
+        """One conditional update of the stream part; False when another stream writer updated it meanwhile."""
+        cutoff = stored.cutoff_us if stored else None
+        tiles, newest = merge_item_tiles(self.layout, stored.tiles if stored else [], batch_tiles, cutoff)
+        blob = encode_tiles(tiles)
+        if len(blob) > 390_000:
+            raise OnlineStoreError(f"item pk={pk!r} would exceed DynamoDB's 400 KB limit")
+        newest_any = max((n for n in (newest, stored.newest_event_us if stored else None) if n is not None),
+                         default=None)
         batches = dict(stored.batches) if stored else {}
         batches[self.query_id] = batch_id
-        item[BATCHES_ATTR] = {"M": {k: {"N": str(v)} for k, v in batches.items()}}
         version = (stored.version or 0) + 1 if stored else 1
-        item[VERSION_ATTR] = {"N": str(version)}
-        names = {"#v": VERSION_ATTR}
-        values: dict[str, Any] = {}
-        if stored is None:
-            cond = "attribute_not_exists(pk)"
-            names = {}
-        elif stored.version is not None:
-            cond = "#v = :v"
-            values[":v"] = {"N": str(stored.version)}
+        values: dict[str, Any] = {
+            ":t": {"B": blob}, ":r": {"N": str(max(run_us, stored.run_us if stored else 0))},
+            ":s": {"N": str(source_version)}, ":b": {"M": {k: {"N": str(v)} for k, v in batches.items()}},
+            ":nv": {"N": str(version)}}
+        sets = [f"{STREAM_TILES} = :t", f"{STREAM_RUN} = :r", f"{STREAM_VERSION} = :s", f"{BATCHES_ATTR} = :b",
+                f"{VERSION_ATTR} = :nv"]
+        if newest is not None:
+            values[":n"] = {"N": str(newest)}
+            sets.append(f"{STREAM_NEWEST} = :n")
+        if newest_any is not None:
+            values[":x"] = {"N": str(-(-(newest_any + self.group.online.ttl_us) // 1_000_000))}
+            sets.append("expires_at = :x")
+        update = "SET " + ", ".join(sets)
+        if newest is None:
+            update += f" REMOVE {STREAM_NEWEST}"
+        if stored is None or stored.version is None:
+            cond = f"attribute_not_exists({VERSION_ATTR})"
         else:
-            cond = "attribute_not_exists(#v) AND newest_event_us = :e AND run_us = :r"
-            values[":e"] = {"N": str(stored.newest_event_us)}
-            values[":r"] = {"N": str(stored.run_us)}
-        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item, "ConditionExpression": cond}
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        if len(item["tiles"]["B"]) > 390_000:
-            raise OnlineStoreError(f"item pk={pk!r} would exceed DynamoDB's 400 KB limit")
+            cond = f"{VERSION_ATTR} = :v"
+            values[":v"] = {"N": str(stored.version)}
 
         def put() -> bool:
             try:
-                self.client.put_item(**kwargs)
+                self.client.update_item(TableName=self.table, Key={"pk": {"S": pk}}, UpdateExpression=update,
+                                        ConditionExpression=cond, ExpressionAttributeValues=values)
                 return True
             except self.client.exceptions.ConditionalCheckFailedException:
                 return False
 
-        return self._call(f"PutItem {self.table} pk={pk!r}", put, stats)
+        return self._call(f"UpdateItem {self.table} pk={pk!r}", put, stats)
 
     def _apply_one(self, pk: str, stored: StoredItem | None, batch_tiles: Sequence[Mapping[str, Any]],
                    batch_id: int, run_us: int, source_version: int, stats: ApplyStats) -> str:
