@@ -87,8 +87,12 @@ def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGr
     ts_us = F.unix_micros(F.col(group.event_time))
     for hop in group_hops(group):
         fl = floor_us(t_us, hop)
+        # equi-join on the head's hop bucket too: each spine row meets only the events of its own bucket
+        # (fl, fl + hop], not every event of its entity
+        bucket = "__weir_bucket"
         head = (
-            s.join(ev, keys)
+            s.withColumn(bucket, fl + F.lit(hop))
+            .join(ev.withColumn(bucket, floor_us(ts_us - F.lit(1), hop) + F.lit(hop)), [*keys, bucket])
             .where((ts_us > fl) & (ts_us <= t_us))
             .groupBy(*keys, _T)
             .agg(*tile_aggregations(group, hop))
