@@ -165,7 +165,7 @@ class RateResult:
 
 
 def run_rate(spark: Any, base: RuntimeConfig, rate: float, seconds: float, trigger: float, users: int,
-             ) -> RateResult:
+             max_catch_up_s: float) -> RateResult:
     from pyspark.sql import functions as F
 
     from weir.online.store import DynamoOnlineStore
@@ -199,7 +199,7 @@ def run_rate(spark: Any, base: RuntimeConfig, rate: float, seconds: float, trigg
             t.start()
         threads[1].join()
         total = 50 + producer.sent + len(producer.probes)
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + max_catch_up_s
         while time.monotonic() < deadline:
             done = spark.read.format("delta").load(metrics_path(config)).agg(F.sum("input_rows")).collect()[0][0]
             if done is not None and int(done) >= total:
@@ -273,6 +273,8 @@ def main() -> None:
     ap.add_argument("--trigger-seconds", type=float, default=5.0)
     ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--backlog", type=int, default=100_000)
+    ap.add_argument("--max-catch-up", type=float, default=180.0,
+                    help="seconds to wait after producing for the job to process everything (else: backlog left)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     cmd = "python bench/bench_stream.py " + " ".join(sys.argv[1:])
@@ -281,8 +283,11 @@ def main() -> None:
 
     base = build_config()
     spark = get_spark("weir-bench-stream", base)
-    results = [run_rate(spark, base, float(r), args.seconds, args.trigger_seconds, args.users)
-               for r in args.rates.split(",")]
+    results = []
+    for r in args.rates.split(","):
+        results.append(run_rate(spark, base, float(r), args.seconds, args.trigger_seconds, args.users,
+                                args.max_catch_up))
+        print(results[-1], flush=True)
     weir_rps, base_rps, weir_s = drain_backlog(spark, base, args.backlog, args.users)
 
     rows: list[tuple[str, str]] = []
@@ -291,7 +296,10 @@ def main() -> None:
         rows += [
             (f"{r.rate:,.0f}/s: produced (achieved rate)", f"{r.produced:,} ({r.achieved:,.0f}/s)"),
             (f"{r.rate:,.0f}/s: processed, micro-batches", f"{r.processed:,} in {r.batches} batches, "
-                                                           f"{r.rows_per_s:,.0f} rows/s"),
+                                                           f"{r.rows_per_s:,.0f} rows/s"
+                                                           + ("" if r.processed >= r.produced else
+                                                              f"; {r.produced - r.processed:,} not processed "
+                                                              "(did not keep up)")),
             (f"{r.rate:,.0f}/s: micro-batch duration p50 / p99", f"{r.batch_p50:.2f} s / {r.batch_p99:.2f} s"),
             (f"{r.rate:,.0f}/s: freshness, every event, p50 / p99", f"{r.fresh_p50:.2f} s / {r.fresh_p99:.2f} s"),
             (f"{r.rate:,.0f}/s: freshness, DynamoDB probe, p50 / p99",

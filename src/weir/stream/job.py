@@ -210,6 +210,7 @@ class BatchProcessor:
 
         started = datetime.now(UTC)
         began = time.perf_counter()
+        phases: dict[str, float] = {}  # seconds per step, printed with the batch line
         group, query_id = self.group, self.query_id
         et = group.event_time
         prev_hwm = self._previous_hwm(batch_id)
@@ -249,6 +250,8 @@ class BatchProcessor:
                 e_path = events_path(self.config, group.name)
                 self._append(valid, e_path, batch_id, partition=True)
                 version = table_version(self.spark, e_path)
+            t_events = time.perf_counter()
+            phases["parse+events"] = t_events - began
             _fault(batch_id, "after_events")
 
             written = skipped = conflicts = 0
@@ -258,6 +261,7 @@ class BatchProcessor:
 
                 on_time = parsed.where(is_valid & ~F.col(LATE_COL)).select(*declared)
                 tiles = build_tiles(on_time, group).select(*_tile_select(group)).collect()
+                t_tiles = time.perf_counter()
                 by_pk: dict[str, list[dict[str, Any]]] = {}
                 for row in tiles:
                     d = row.asDict()
@@ -272,6 +276,7 @@ class BatchProcessor:
                 applied = writer.apply(by_pk, batch_id, time.time_ns() // 1000,
                                        -1 if version is None else version)
                 written, skipped, conflicts = applied.written, applied.skipped_replay, applied.conflicts
+                phases["tiles"], phases["online"] = t_tiles - t_events, time.perf_counter() - t_tiles
             _fault(batch_id, "after_online")
         finally:
             parsed.unpersist()
@@ -285,11 +290,14 @@ class BatchProcessor:
             None if newest_dt is None else (finished - newest_dt).total_seconds(),
             _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version)
         metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
+        t_metrics = time.perf_counter()
         self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), metrics_path(self.config), batch_id)
+        phases["metrics"] = time.perf_counter() - t_metrics
         self._hwm = (batch_id, None if hwm is None else int(hwm))
         self.last = m
-        log.info(m.line())
-        print(m.line(), flush=True)
+        timing = ", ".join(f"{k} {v:.1f}s" for k, v in phases.items())
+        log.info("%s (%s)", m.line(), timing)
+        print(f"{m.line()} ({timing})", flush=True)
         _write_last(self.config, m)
         if self.on_batch is not None:
             self.on_batch(m)
