@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle import group_values, us
-from test_stream_job import SPEC, assert_values, make_events, read_online, wire
+from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
 
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
@@ -143,12 +142,7 @@ def test_broker_restart_while_streaming_loses_nothing(stack: RuntimeConfig, spar
         metrics = spark.read.format("delta").load(metrics_path(config)).where(F.col("group") == name)
         assert metrics.agg(F.sum("valid_rows")).collect()[0][0] >= len(events)
 
-        t = max(e["event_ts"] for e in events)
-        users = sorted({e["user_id"] for e in events})
-        got = read_online(config, group, users, t)
-        for (user,), want in group_values(group, events, t).items():
-            assert got[user].found and us(got[user].event_ts) == want["newest_event_us"]
-            assert_values(got[user].values, want, user)
+        assert_online_matches_oracle(config, group, events)
     finally:
         supervisor.stop(name, config)
         stop_process(broker_pid_file)

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle import group_values, us
-from test_stream_job import SPEC, assert_values, make_events, read_online, wire
+from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
 
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
@@ -102,12 +101,7 @@ def test_crash_and_kill_then_restart_counts_every_event_once(stack: RuntimeConfi
         assert len(replayed) == 1 and replayed[0]["entities_written"] == 0
         assert replayed[0]["entities_skipped_replay"] > 0
 
-        t = max(e["event_ts"] for e in events)
-        users = sorted({e["user_id"] for e in events})
-        got = read_online(config, group, users, t)
-        for (user,), want in group_values(group, events, t).items():
-            assert got[user].found and us(got[user].event_ts) == want["newest_event_us"]
-            assert_values(got[user].values, want, user)
+        assert_online_matches_oracle(config, group, events)
     finally:
         supervisor.stop(name, config)
         store.drop_table(group.name)

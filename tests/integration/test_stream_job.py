@@ -90,6 +90,16 @@ def read_online(config: RuntimeConfig, group: FeatureGroup, users: list[str], at
     return {u: r.groups[group.name] for u, r in zip(users, res, strict=True)}
 
 
+def assert_online_matches_oracle(config: RuntimeConfig, group: FeatureGroup, events: list[dict[str, Any]],
+                                 ) -> None:
+    """Every entity's online values at the newest event time equal the oracle's over ``events``."""
+    t = max(e["event_ts"] for e in events)
+    got = read_online(config, group, sorted({e["user_id"] for e in events}), t)
+    for (user,), want in group_values(group, events, t).items():
+        assert got[user].found and us(got[user].event_ts) == want["newest_event_us"]
+        assert_values(got[user].values, want, user)
+
+
 @dataclass
 class Drained:
     config: RuntimeConfig

@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from weir.compute.ir import NEWEST_COL
 from weir.online.codec import decode_tiles, encode_tiles
 from weir.online.errors import OnlineStoreError
 from weir.online.parts import STREAM_NEWEST, STREAM_RUN, STREAM_TILES, STREAM_VERSION
@@ -212,8 +211,3 @@ class StreamOnlineWriter:
         stats.written = results.count("written")
         stats.skipped_replay = results.count("skipped")
         return stats
-
-
-def newest_of(tiles: Sequence[Mapping[str, Any]]) -> int | None:
-    vals = [int(t[NEWEST_COL]) for t in tiles if t.get(NEWEST_COL) is not None]
-    return max(vals) if vals else None
