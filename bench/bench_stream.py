@@ -30,6 +30,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,7 +131,7 @@ class ProbeReader:
                                             ConsistentRead=True, ProjectionExpression="stream_newest_us")
                 item = resp.get("Item")
                 if item:
-                    newest = int(item["stream_newest_us"]["N"])  # type: ignore[index]
+                    newest = int(item["stream_newest_us"]["N"])
                     if newest != last:
                         self.seen.append((newest, now_us()))
                         last = newest
@@ -266,6 +268,37 @@ def drain_backlog(spark: Any, base: RuntimeConfig, n: int, users: int) -> tuple[
     return n / weir_s, n / baseline_s, weir_s
 
 
+def rate_rows(server: str, r: RateResult, trigger: float) -> list[tuple[str, str]]:
+    goal = 2 * trigger + r.batch_p50
+    k = f"{server}, {r.rate:,.0f}/s"
+    return [
+        (f"{k}: produced (achieved rate)", f"{r.produced:,} ({r.achieved:,.0f}/s)"),
+        (f"{k}: processed, micro-batches", f"{r.processed:,} in {r.batches} batches, {r.rows_per_s:,.0f} rows/s"
+         + ("" if r.processed >= r.produced else f"; {r.produced - r.processed:,} not processed (did not keep up)")),
+        (f"{k}: micro-batch duration p50 / p99", f"{r.batch_p50:.2f} s / {r.batch_p99:.2f} s"),
+        (f"{k}: freshness, every event, p50 / p99", f"{r.fresh_p50:.2f} s / {r.fresh_p99:.2f} s"),
+        (f"{k}: freshness, DynamoDB probe, p50 / p99",
+         f"{r.probe_p50:.2f} s / {r.probe_p99:.2f} s ({r.probes_seen}/{r.probes_sent} probes seen)"),
+        (f"{k}: goal p99 < 2 x trigger + batch p50",
+         f"{r.fresh_p99:.2f} s vs {goal:.2f} s: ratio {r.fresh_p99 / goal:.2f} "
+         f"({'**met**' if r.fresh_p99 < goal else '**not met**'})"),
+    ]
+
+
+@contextmanager
+def server_endpoint(name: str, base: RuntimeConfig) -> Iterator[str]:
+    """The endpoint of DynamoDB-compatible server ``name``: the dev stack's moto, or a private dynalite."""
+    if name == "moto":
+        yield base.dynamodb_endpoint
+    elif name == "dynalite":
+        from weir.devstack.dynalite import dynalite
+
+        with dynalite(base.state_dir) as endpoint:
+            yield endpoint
+    else:
+        raise SystemExit(f"--servers: unknown server {name!r}; use moto and/or dynalite")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rates", default="1000,5000")
@@ -273,6 +306,8 @@ def main() -> None:
     ap.add_argument("--trigger-seconds", type=float, default=5.0)
     ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--backlog", type=int, default=100_000)
+    ap.add_argument("--servers", default="moto,dynalite",
+                    help="DynamoDB-compatible servers to run against, side by side (moto = the dev stack's)")
     ap.add_argument("--max-catch-up", type=float, default=180.0,
                     help="seconds to wait after producing for the job to process everything (else: backlog left)")
     ap.add_argument("--write-docs", action="store_true")
@@ -283,36 +318,24 @@ def main() -> None:
 
     base = build_config()
     spark = get_spark("weir-bench-stream", base)
-    results = []
-    for r in args.rates.split(","):
-        results.append(run_rate(spark, base, float(r), args.seconds, args.trigger_seconds, args.users,
-                                args.max_catch_up))
-        print(results[-1], flush=True)
-    weir_rps, base_rps, weir_s = drain_backlog(spark, base, args.backlog, args.users)
-
     rows: list[tuple[str, str]] = []
-    for r in results:
-        goal = 2 * args.trigger_seconds + r.batch_p50
-        rows += [
-            (f"{r.rate:,.0f}/s: produced (achieved rate)", f"{r.produced:,} ({r.achieved:,.0f}/s)"),
-            (f"{r.rate:,.0f}/s: processed, micro-batches", f"{r.processed:,} in {r.batches} batches, "
-                                                           f"{r.rows_per_s:,.0f} rows/s"
-                                                           + ("" if r.processed >= r.produced else
-                                                              f"; {r.produced - r.processed:,} not processed "
-                                                              "(did not keep up)")),
-            (f"{r.rate:,.0f}/s: micro-batch duration p50 / p99", f"{r.batch_p50:.2f} s / {r.batch_p99:.2f} s"),
-            (f"{r.rate:,.0f}/s: freshness, every event, p50 / p99", f"{r.fresh_p50:.2f} s / {r.fresh_p99:.2f} s"),
-            (f"{r.rate:,.0f}/s: freshness, DynamoDB probe, p50 / p99",
-             f"{r.probe_p50:.2f} s / {r.probe_p99:.2f} s ({r.probes_seen}/{r.probes_sent} probes seen)"),
-            (f"{r.rate:,.0f}/s: goal p99 < 2 x trigger + batch p50",
-             f"{r.fresh_p99:.2f} s vs {goal:.2f} s: ratio {r.fresh_p99 / goal:.2f} "
-             f"({'met' if r.fresh_p99 < goal else 'not met'})"),
-        ]
-    rows += [(f"backlog {args.backlog:,} events, available-now: Weir job", f"{weir_rps:,.0f} rows/s ({weir_s:.1f} s)"),
-             ("same backlog: parse + Delta append only (baseline)", f"{base_rps:,.0f} rows/s"),
-             ("ratio Weir / baseline", f"{weir_rps / base_rps:.2f}x")]
+    servers = args.servers.split(",")
+    for server in servers:
+        with server_endpoint(server, base) as endpoint:
+            config = build_config(**{**base.model_dump(), "dynamodb_endpoint": endpoint})
+            for r in args.rates.split(","):
+                result = run_rate(spark, config, float(r), args.seconds, args.trigger_seconds, args.users,
+                                  args.max_catch_up)
+                print(server, result, flush=True)
+                rows += rate_rows(server, result, args.trigger_seconds)
+            weir_rps, base_rps, weir_s = drain_backlog(spark, config, args.backlog, args.users)
+            rows += [(f"{server}, backlog {args.backlog:,} events, available-now: Weir job",
+                      f"{weir_rps:,.0f} rows/s ({weir_s:.1f} s)"),
+                     (f"{server}, same backlog: parse + Delta append only (baseline)", f"{base_rps:,.0f} rows/s"),
+                     (f"{server}, ratio Weir / baseline", f"{weir_rps / base_rps:.2f}x")]
     header = (f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} x2 cores, Spark local[2], trigger "
-              f"{args.trigger_seconds:g}s, {args.users:,} users, Kafka 4.1 KRaft and moto on loopback")
+              f"{args.trigger_seconds:g}s, {args.users:,} users, Kafka 4.1 KRaft, DynamoDB-compatible servers on "
+              f"loopback: {', '.join(servers)}")
     width = max(len(a) for a, _ in rows)
     print(f"\n{header}\n" + "\n".join(f"{a:<{width}}  {b}" for a, b in rows) + f"\n\nreproduce: .venv/bin/{cmd}")
     if args.write_docs:

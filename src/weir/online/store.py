@@ -24,6 +24,7 @@ because the local server is laxer than AWS.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -32,6 +33,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from weir.online.errors import OnlineStoreError
 from weir.runtime import RuntimeConfig
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 RETRYABLE_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
@@ -181,12 +185,26 @@ class DynamoOnlineStore:
             except client.exceptions.ResourceInUseException:
                 pass  # created concurrently
             client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-        ttl = client.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
-        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            client.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                "Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+        self._enable_ttl(name)
         self._ready.add(name)
         return name
+
+    def _enable_ttl(self, name: str) -> None:
+        """Turn on TTL on ``expires_at``; a local server without TTL (dynalite) only gets a warning.
+
+        Expiry by the server is housekeeping: reads already treat an item past ``expires_at`` as absent.
+        """
+        client = self.client
+        try:
+            ttl = client.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
+            if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+                client.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                    "Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+        except ClientError as exc:
+            if _error_code(exc) != "UnknownOperationException" or not self.config.dynamodb_endpoint:
+                raise
+            log.warning("%s: the DynamoDB-compatible server at %s has no TTL API; expired items stay stored "
+                        "(reads ignore them)", name, self.config.dynamodb_endpoint)
 
     def drop_table(self, group: str) -> None:
         """Delete the group's table (tests and benchmarks; the publisher's IAM policy should not allow it)."""
