@@ -1,8 +1,8 @@
 """Streaming benchmark: sustained throughput and end-to-end freshness of a group's streaming job.
 
     .venv/bin/weir dev up
-    .venv/bin/python bench/bench_stream.py [--rates 1000,5000] [--seconds 60] [--trigger-seconds 5]
-                                           [--users 2000] [--backlog 100000]
+    .venv/bin/python bench/bench_stream.py [--rates 1000,5000] [--seconds 60] [--trigger-seconds 5,30]
+                                           [--users 2000] [--backlog 100000] [--servers moto,dynalite]
 
 One Spark session runs, per fixed rate R, the ``user_spend`` streaming job (``weir.stream.start_stream``, the
 real job: parse, dead-letter/late checks, event-log append, tiles, DynamoDB merges, metrics) on a fresh topic
@@ -44,6 +44,7 @@ from weir.spec.models import FeatureGroup
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_USER = "probe-user"
 PROBE_EVERY_S = 0.25
+WARM_UP = "warm-up-"  # txn_id prefix of the warm-up events (not timed)
 
 
 def now_us() -> int:
@@ -66,8 +67,8 @@ def bench_group(topic: str) -> FeatureGroup:
         update={"kafka": base.source.kafka.model_copy(update={"topic": topic})})})
 
 
-def event(i: int, user: str, ts_us: int, rnd: random.Random) -> dict[str, Any]:
-    return {"txn_id": f"b{i}", "user_id": user, "merchant_id": f"m{rnd.randrange(500)}",
+def event(i: int, user: str, ts_us: int, rnd: random.Random, prefix: str = "b") -> dict[str, Any]:
+    return {"txn_id": f"{prefix}{i}", "user_id": user, "merchant_id": f"m{rnd.randrange(500)}",
             "merchant_category": "grocery", "amount": round(rnd.uniform(1, 400), 2),
             "status": "declined" if rnd.random() < 0.05 else "approved", "event_ts": iso(ts_us)}
 
@@ -184,7 +185,7 @@ def run_rate(spark: Any, base: RuntimeConfig, rate: float, seconds: float, trigg
     table = store.ensure_table(group.name)
     # warm up: the topic, the JVM's code paths and the table, then the timed run
     rnd = random.Random(1)
-    produce_records(config, group, [event(10**9 + i, f"u{i}", now_us(), rnd) for i in range(50)])
+    produce_records(config, group, [event(i, f"u{i}", now_us(), rnd, WARM_UP) for i in range(50)])
     query, processor = start_stream(spark, group, config, StreamOptions(
         trigger_seconds=trigger, max_offsets_per_trigger=max(50_000, int(rate * trigger * 4))), store)
     try:
@@ -214,7 +215,7 @@ def run_rate(spark: Any, base: RuntimeConfig, rate: float, seconds: float, trigg
 
     metrics = spark.read.format("delta").load(metrics_path(config)).where(F.col("batch_id") > warm_batches)
     events = spark.read.format("delta").load(events_path(config, group.name)).where(
-        ~F.col("txn_id").startswith("b1000"))
+        ~F.col("txn_id").startswith(WARM_UP))
     lat = (events.join(metrics.select("query_id", "batch_id", "finished_at"), ["query_id", "batch_id"])
            .select(((F.unix_micros("finished_at") - F.unix_micros("event_ts")) / 1e6).alias("s")))
     p50, p99, processed = lat.agg(F.percentile_approx("s", 0.5, 10000), F.percentile_approx("s", 0.99, 10000),
@@ -270,7 +271,7 @@ def drain_backlog(spark: Any, base: RuntimeConfig, n: int, users: int) -> tuple[
 
 def rate_rows(server: str, r: RateResult, trigger: float) -> list[tuple[str, str]]:
     goal = 2 * trigger + r.batch_p50
-    k = f"{server}, {r.rate:,.0f}/s"
+    k = f"{server}, trigger {trigger:g} s, {r.rate:,.0f}/s"
     return [
         (f"{k}: produced (achieved rate)", f"{r.produced:,} ({r.achieved:,.0f}/s)"),
         (f"{k}: processed, micro-batches", f"{r.processed:,} in {r.batches} batches, {r.rows_per_s:,.0f} rows/s"
@@ -303,7 +304,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rates", default="1000,5000")
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--trigger-seconds", type=float, default=5.0)
+    ap.add_argument("--trigger-seconds", default="5,30", help="trigger intervals to run, comma-separated")
     ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--backlog", type=int, default=100_000)
     ap.add_argument("--servers", default="moto,dynalite",
@@ -323,19 +324,22 @@ def main() -> None:
     for server in servers:
         with server_endpoint(server, base) as endpoint:
             config = build_config(**{**base.model_dump(), "dynamodb_endpoint": endpoint})
-            for r in args.rates.split(","):
-                result = run_rate(spark, config, float(r), args.seconds, args.trigger_seconds, args.users,
-                                  args.max_catch_up)
-                print(server, result, flush=True)
-                rows += rate_rows(server, result, args.trigger_seconds)
+            for trigger in (float(t) for t in args.trigger_seconds.split(",")):
+                for r in args.rates.split(","):
+                    result = run_rate(spark, config, float(r), args.seconds, trigger, args.users,
+                                      args.max_catch_up)
+                    print(server, f"trigger {trigger:g}s", result, flush=True)
+                    rows += rate_rows(server, result, trigger)
+            if not args.backlog:
+                continue
             weir_rps, base_rps, weir_s = drain_backlog(spark, config, args.backlog, args.users)
             rows += [(f"{server}, backlog {args.backlog:,} events, available-now: Weir job",
                       f"{weir_rps:,.0f} rows/s ({weir_s:.1f} s)"),
                      (f"{server}, same backlog: parse + Delta append only (baseline)", f"{base_rps:,.0f} rows/s"),
                      (f"{server}, ratio Weir / baseline", f"{weir_rps / base_rps:.2f}x")]
-    header = (f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} x2 cores, Spark local[2], trigger "
-              f"{args.trigger_seconds:g}s, {args.users:,} users, Kafka 4.1 KRaft, DynamoDB-compatible servers on "
-              f"loopback: {', '.join(servers)}")
+    header = (f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} x2 cores, Spark local[2], triggers "
+              f"{args.trigger_seconds.replace(',', ', ')} s, {args.users:,} users, Kafka 4.1 KRaft, "
+              f"DynamoDB-compatible servers on loopback: {', '.join(servers)}")
     width = max(len(a) for a, _ in rows)
     print(f"\n{header}\n" + "\n".join(f"{a:<{width}}  {b}" for a, b in rows) + f"\n\nreproduce: .venv/bin/{cmd}")
     if args.write_docs:
