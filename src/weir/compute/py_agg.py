@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from weir.compute.hll import order_free
 from weir.compute.ir import HLL_LG_K, NEWEST_COL, column_type, ir_column, ir_parts
 from weir.compute.windows import datetime_to_us, feature_windows, tile_end, tile_in_window
 from weir.spec.models import Aggregation, ColumnType, Feature, FeatureGroup
@@ -81,11 +82,12 @@ def hll_union(sketches: Iterable[bytes | None]) -> bytes | None:
 
 
 def hll_estimate(sketch: bytes | None) -> int:
+    """Estimate from the registers only (``weir.compute.hll``): the same for any merge order."""
     if sketch is None:
         return 0
     from datasketches import hll_sketch
 
-    return round(hll_sketch.deserialize(bytes(sketch)).get_estimate())
+    return round(hll_sketch.deserialize(order_free(bytes(sketch))).get_estimate())
 
 
 # ------------------------------------------------------------------------------------------- tiles

@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from weir.compute.hll import order_free_col
 from weir.compute.ir import (
     BINARY,
     DOUBLE,
@@ -248,7 +249,7 @@ def _finalize(feature: Feature, m: IRGetter) -> Column:
         var = (q - s * s / n) / (n - 1)
         return F.when(n >= 2, F.sqrt(F.greatest(F.lit(0.0), var)))
     if agg == Aggregation.APPROX_COUNT_DISTINCT:
-        return F.coalesce(F.hll_sketch_estimate(m("sk")), F.lit(0).cast("long"))
+        return F.coalesce(F.hll_sketch_estimate(order_free_col(m("sk"))), F.lit(0).cast("long"))
     raise AssertionError(agg)  # pragma: no cover
 
 
