@@ -27,7 +27,7 @@ from weir.compute.ir import (
     ir_parts,
     output_type,
 )
-from weir.compute.windows import feature_windows, group_hops
+from weir.compute.windows import WindowSpec, feature_windows, group_hops
 from weir.spec.models import Aggregation, ColumnType, Feature, FeatureGroup
 
 _SPARK_TYPES: dict[str, T.DataType] = {
@@ -166,14 +166,16 @@ def feature_tile_aggregations(group: FeatureGroup, feature: Feature) -> list[Col
     raise AssertionError(agg)  # pragma: no cover
 
 
-def tile_aggregations(group: FeatureGroup, hop_us: int | None = None) -> list[Column]:
+def tile_aggregations(group: FeatureGroup, hop_us: int | None = None,
+                      windows: Sequence[WindowSpec] | None = None) -> list[Column]:
     """Aggregates for ``df.groupBy(*keys, tile_end).agg(*...)`` over raw source rows.
 
-    With ``hop_us`` set, features that use no window of that hop get typed NULL IR columns (not computed).
-    Always ends with ``newest_event_ts``.
+    With ``hop_us`` set, features that use no window of that hop (in ``windows``, default the group's) get
+    typed NULL IR columns (not computed). Always ends with ``newest_event_ts``.
     """
     out: list[Column] = []
-    used = {w.feature.name for w in feature_windows(group) if hop_us is None or w.hop_us == hop_us}
+    windows = feature_windows(group) if windows is None else windows
+    used = {w.feature.name for w in windows if hop_us is None or w.hop_us == hop_us}
     for f in group.features:
         if f.name in used:
             out += feature_tile_aggregations(group, f)
@@ -183,19 +185,23 @@ def tile_aggregations(group: FeatureGroup, hop_us: int | None = None) -> list[Co
     return out
 
 
-def build_tiles(events: DataFrame, group: FeatureGroup, hops: Sequence[int] | None = None) -> DataFrame:
+def build_tiles(events: DataFrame, group: FeatureGroup, hops: Sequence[int] | None = None,
+                windows: Sequence[WindowSpec] | None = None) -> DataFrame:
     """Tiles of every hop the group uses: (keys, hop_us, tile_end, IR..., newest_event_ts).
 
-    Rows with a NULL event time or NULL key are dropped (they belong in the dead-letter table upstream).
+    ``windows`` (default the group's) says which features a hop's tiles carry. Rows with a NULL event time
+    or NULL key are dropped (they belong in the dead-letter table upstream).
     """
     keys = group.key_columns
     clean = events.where(F.col(group.event_time).isNotNull())
     for k in keys:
         clean = clean.where(F.col(k).isNotNull())
     parts: list[DataFrame] = []
-    for hop in hops or group_hops(group):
+    if hops is None:
+        hops = group_hops(group) if windows is None else sorted({w.hop_us for w in windows})
+    for hop in hops:
         tiled = with_tile_end(clean, group, hop)
-        parts.append(tiled.groupBy(*keys, HOP_COL, TILE_END_COL).agg(*tile_aggregations(group, hop)))
+        parts.append(tiled.groupBy(*keys, HOP_COL, TILE_END_COL).agg(*tile_aggregations(group, hop, windows)))
     result = parts[0]
     for p in parts[1:]:
         result = result.unionByName(p)
@@ -281,20 +287,22 @@ def finalize_columns(group: FeatureGroup, features: Sequence[str] | None = None,
 
 
 def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col: str | Column = HOP_COL,
-                        tile_end_col: str | Column = TILE_END_COL, include_newest: bool = True) -> list[Column]:
+                        tile_end_col: str | Column = TILE_END_COL, include_newest: bool = True,
+                        windows: Sequence[WindowSpec] | None = None) -> list[Column]:
     """FINAL feature columns for ``tiles.groupBy(*keys, t).agg(*window_aggregations(group))``.
 
     Every (feature, window) merges only the tiles of its hop whose interval lies in the window at ``t``
     (``tile_end - hop >= floor_h(t) - w`` and ``tile_end - hop < t``); tiles must hold only events
     ``<= t`` (see ``point_in_time_tiles`` for the head tile). Output columns follow
-    ``FeatureGroup.output_columns()``, then ``newest_event_ts`` (newest event time <= t seen).
+    ``FeatureGroup.output_columns()``, then ``newest_event_ts`` (newest event time <= t seen). ``windows``
+    (default the group's, in the same order) may give a window another hop, e.g. ``day_windows``.
     """
     t = F.col(t_col) if isinstance(t_col, str) else t_col
     hop = F.col(hop_col) if isinstance(hop_col, str) else hop_col
     te = F.col(tile_end_col) if isinstance(tile_end_col, str) else tile_end_col
     t_us, start_us = F.unix_micros(t), F.unix_micros(te) - hop
     out: list[Column] = []
-    for w in feature_windows(group):
+    for w in feature_windows(group) if windows is None else windows:
         cond = (hop == F.lit(w.hop_us)) & (start_us < t_us)
         if w.window_us is not None:
             cond = cond & (start_us >= floor_us(t_us, w.hop_us) - F.lit(w.window_us))
