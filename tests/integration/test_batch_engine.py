@@ -12,7 +12,7 @@ import pytest
 from oracle import group_values, us
 
 from weir.batch import SourceSchemaError, backfill, run_day
-from weir.batch.tables import features_path, quarantine_path, tiles_path
+from weir.batch.tables import features_path, partition_columns, quarantine_path, tiles_path
 from weir.runtime import RuntimeConfig
 from weir.spec import parse_spec_text
 
@@ -116,6 +116,7 @@ def test_backfill_matches_the_oracle_for_every_aggregation_and_window(spark, wei
     summary = backfill(spark, group, START, START + timedelta(days=DAYS + 8), weir_config, chunk_days=30)
     assert summary.events == len(events) - 2
     assert summary.quarantined == 2
+    assert partition_columns(spark, tiles_path(weir_config, "g_full")) == ["ds", "hop_us"]
     assert_matches_oracle(spark, group, weir_config, events, [START + timedelta(days=i) for i in range(DAYS + 9)])
     reasons = {r.reason for r in spark.read.format("delta").load(quarantine_path(weir_config, "g_full")).collect()}
     assert reasons == {"null key (user_id)", "null event time (event_ts)"}
@@ -176,3 +177,21 @@ def test_source_schema_mismatch_fails_before_the_job_naming_column_and_types(spa
     group = _group(tmp_path, "g_bad", "src_bad")
     with pytest.raises(SourceSchemaError, match="'amount' is string in the table but double in the spec"):
         backfill(spark, group, START, START, weir_config)
+
+
+def test_a_tile_table_partitioned_by_day_only_keeps_its_layout_and_values(spark, weir_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Tables written before the (ds, hop_us) layout: no day tiles, each window merges its own hop's tiles."""
+    from pyspark.sql import functions as F
+
+    from weir.compute.spark_agg import tile_schema
+
+    events = make_events(4, days=3)
+    write_source(spark, weir_config.table_path("src_old"), events)
+    group = _group(tmp_path, "g_old", "src_old")
+    path = tiles_path(weir_config, "g_old")
+    spark.createDataFrame([], tile_schema(group)).withColumn("ds", F.lit(None).cast("date")) \
+        .write.format("delta").partitionBy("ds").save(path)
+    backfill(spark, group, START, START + timedelta(days=1), weir_config)
+    run_day(spark, group, START + timedelta(days=2), weir_config)
+    assert partition_columns(spark, path) == ["ds"]
+    assert_matches_oracle(spark, group, weir_config, events, [START + timedelta(days=i) for i in range(3)])

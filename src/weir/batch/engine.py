@@ -6,13 +6,15 @@ For days [first, last] (run times T = end of each day):
    table, so the lookback comes from stored tiles, not from raw events), plus, for lifetime features, the
    lifetime snapshot of the day before the range (an IR row per entity) and the range's own tiles;
 3. the lifetime snapshot at each T is stored, so the next run starts from it.
-The cost of a run grows with its own days and the longest window's tiles, not with the source's history.
+The tile table is partitioned by ``(ds, hop_us)`` and its 1d tiles carry every feature's IR, so a window of
+whole days merges one day tile per day (``day_windows``) and a run reads only the partitions it needs.
+The cost of a run grows with its own days and the longest window's day tiles, not with the source's history.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from weir.batch.source import day_start, read_source, run_time
@@ -22,17 +24,22 @@ from weir.batch.tables import (
     features_path,
     lifetime_path,
     overwrite_partitions,
+    partition_columns,
     quarantine_path,
     read_partitions,
+    table_exists,
     tiles_path,
 )
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, ir_column, ir_parts
-from weir.compute.windows import DAY_US, feature_windows
+from weir.compute.windows import DAY_US, WindowSpec, day_windows, feature_windows
 from weir.runtime import RuntimeConfig
 from weir.spec.models import Feature, FeatureGroup
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+
+
+_LIFE = "__weir_life"  # prefix of the snapshot columns in the feature aggregation
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,21 @@ def lifetime_features(group: FeatureGroup) -> list[Feature]:
     return [w.feature for w in feature_windows(group) if w.window_us is None]
 
 
-def lookback_days(group: FeatureGroup) -> int:
+def lookback_days(windows: list[WindowSpec]) -> int:
     """Whole days of stored tiles a run time needs before its own day (longest window plus one hop)."""
-    longest = max((w.window_us + w.hop_us for w in feature_windows(group) if w.window_us is not None), default=0)
+    longest = max((w.window_us + w.hop_us for w in windows if w.window_us is not None), default=0)
     return -(-longest // DAY_US)
+
+
+def run_windows(spark: SparkSession, group: FeatureGroup, t_path: str) -> tuple[list[WindowSpec], list[str]]:
+    """The windows a run merges and the tile table's partition columns.
+
+    A tile table partitioned by ``(ds, hop_us)`` (every table this engine creates) holds day tiles with the
+    IR of every feature, so whole-day windows are read from them (``day_windows``); an older table, by ``ds``
+    only, keeps its layout and each window's own hop.
+    """
+    parts = partition_columns(spark, t_path) or [PARTITION_COL, HOP_COL]
+    return (day_windows(group) if HOP_COL in parts else feature_windows(group)), parts
 
 
 def _lifetime_hop(group: FeatureGroup) -> int | None:
@@ -66,11 +84,8 @@ def _null_ir(group: FeatureGroup, features: list[Feature], df: DataFrame, when: 
     """Blank the IR columns of ``features`` on rows matching ``when`` (so they do not count twice)."""
     from pyspark.sql import functions as F
 
-    for f in features:
-        for p in ir_parts(group, f):
-            name = ir_column(f, p.part)
-            df = df.withColumn(name, F.when(~when, F.col(name)))
-    return df
+    names = {ir_column(f, p.part) for f in features for p in ir_parts(group, f)}
+    return df.select(*(F.when(~when, F.col(c)).alias(c) if c in names else F.col(c) for c in df.columns))
 
 
 def _lifetime_base(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date,
@@ -107,30 +122,30 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
 
     keys = group.key_columns
     sl = read_source(spark, group, config, first, last)
-    events = sl.events.persist()
-    n_events = events.count()
+    rows = sl.rows.persist()
+    n_events, n_rejected = sl.counts()
 
-    tiles = build_tiles(events, group).withColumn(
-        PARTITION_COL, F.to_date(F.timestamp_micros(F.unix_micros(F.col(TILE_END_COL)) - 1)))
     t_path = tiles_path(config, group.name)
-    overwrite_partitions(tiles.select(*tile_schema(group).fieldNames(), PARTITION_COL), t_path, first, last)
+    windows, t_parts = run_windows(spark, group, t_path)
+    # every hop of the group (online and training sets read them) plus what ``windows`` needs of the 1d tiles
+    tiles = build_tiles(sl.events, group, windows=[*feature_windows(group), *windows]).withColumn(
+        PARTITION_COL, F.to_date(F.timestamp_micros(F.unix_micros(F.col(TILE_END_COL)) - 1)))
+    overwrite_partitions(tiles.select(*tile_schema(group).fieldNames(), PARTITION_COL), t_path, first, last,
+                         t_parts)
 
-    rejected = sl.rejected.withColumn("run_id", F.lit(run_id)).withColumn("quarantined_at", F.current_timestamp())
-    rejected = rejected.withColumn(PARTITION_COL, F.coalesce(
-        F.to_date(F.timestamp_micros(F.unix_micros(F.col(group.event_time)) - 1)), F.lit(first)))
-    rejected = rejected.persist()
-    n_rejected = rejected.count()
     q_path = quarantine_path(config, group.name)
-    if n_rejected or read_partitions(spark, q_path, first, last) is not None:
+    if n_rejected or table_exists(spark, q_path):
+        rejected = sl.rejected.withColumn("run_id", F.lit(run_id)).withColumn(
+            "quarantined_at", F.current_timestamp())
+        rejected = rejected.withColumn(PARTITION_COL, F.coalesce(
+            F.to_date(F.timestamp_micros(F.unix_micros(F.col(group.event_time)) - 1)), F.lit(first)))
         overwrite_partitions(rejected, q_path, first, last)
-    rejected.unpersist()
-    events.unpersist()
+    rows.unpersist()
 
     # Stored tiles in the lookback of the range, read back from Delta (the new days included).
-    lookback = lookback_days(group)
-    stored = read_partitions(spark, t_path, first - timedelta(days=lookback), last)
+    stored = read_partitions(spark, t_path, first - timedelta(days=lookback_days(windows)), last)
     assert stored is not None
-    stored = stored.drop(PARTITION_COL).where(_useful_tiles(group, first))
+    stored = stored.where(_useful_tiles(windows, first)).drop(PARTITION_COL)
     life_hop = _lifetime_hop(group)
     life_feats = lifetime_features(group)
     candidates = stored
@@ -140,13 +155,11 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
         all_tiles = spark.read.format("delta").load(t_path)
         base = _lifetime_base(spark, group, config, first, all_tiles, life_hop)
         if base is not None:
-            others = [f for f in group.features if f not in life_feats]
-            base_tiles = base.withColumn(HOP_COL, F.lit(life_hop).cast("long")).withColumn(
-                TILE_END_COL, F.lit(day_start(first)))
-            for f in others:
-                for p in ir_parts(group, f):
-                    base_tiles = base_tiles.withColumn(ir_column(f, p.part), F.lit(None))
-            candidates = candidates.unionByName(base_tiles.select(*candidates.columns))
+            fixed = {HOP_COL: F.lit(life_hop).cast("long"), TILE_END_COL: F.lit(day_start(first))}
+            base_tiles = base.select(*(
+                (fixed[c] if c in fixed else F.col(c) if c in base.columns else F.lit(None)).alias(c)
+                for c in candidates.columns))
+            candidates = candidates.unionByName(base_tiles)
 
     n_days = (last - first).days + 1
     run_times = spark.createDataFrame([(run_time(first + timedelta(days=i)),) for i in range(n_days)],
@@ -154,47 +167,57 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
     # A tile joins the run times whose windows (of its hop) it can fall in; lifetime tiles join every later T.
     t_us, start_us = F.unix_micros(F.col(RUN_TS_COL)), F.unix_micros(F.col(TILE_END_COL)) - F.col(HOP_COL)
     reach = None
-    for hop in sorted({w.hop_us for w in feature_windows(group)}):
-        windows = [w.window_us for w in feature_windows(group) if w.hop_us == hop]
+    for hop in sorted({w.hop_us for w in windows}):
+        sizes = [w.window_us for w in windows if w.hop_us == hop]
         cond = F.col(HOP_COL) == F.lit(hop)
-        if None not in windows:
-            cond = cond & (start_us >= t_us - F.lit(max(w for w in windows if w is not None)))
+        if None not in sizes:
+            cond = cond & (start_us >= t_us - F.lit(max(s for s in sizes if s is not None)))
         reach = cond if reach is None else (reach | cond)
     assert reach is not None
-    candidates = candidates.persist()  # read by both the feature and the lifetime-snapshot aggregations
     joined = candidates.crossJoin(F.broadcast(run_times)).where((start_us < t_us) & reach)
 
-    features = (joined.groupBy(*keys, RUN_TS_COL).agg(*window_aggregations(group, t_col=RUN_TS_COL))
-                .withColumn(PARTITION_COL, F.to_date(F.col(RUN_TS_COL) - F.expr("INTERVAL 1 DAY"))))
+    # One aggregation gives the feature values and, for lifetime features, the IR of the next snapshot.
+    aggs = window_aggregations(group, t_col=RUN_TS_COL, windows=windows)
+    life_cols: list[str] = []
+    if life_hop is not None:
+        is_life = F.col(HOP_COL) == F.lit(life_hop)
+        merged = merge_aggregations(group, [f.name for f in life_feats], condition=is_life)
+        life_cols = [ir_column(f, p.part) for f in life_feats for p in ir_parts(group, f)] + [NEWEST_COL]
+        aggs += [c.alias(_LIFE + n) for c, n in zip(merged, life_cols, strict=True)]
+        aggs.append(F.max(is_life).alias(_LIFE))
+    result = (joined.groupBy(*keys, RUN_TS_COL).agg(*aggs)
+              .withColumn(PARTITION_COL, F.to_date(F.col(RUN_TS_COL) - F.expr("INTERVAL 1 DAY"))))
+    if life_cols:
+        result = result.persist()  # written twice: features, then the lifetime snapshot
     out_cols = [*keys, RUN_TS_COL, *group.output_column_names(), NEWEST_COL, PARTITION_COL]
     f_path = features_path(config, group.name)
-    overwrite_partitions(features.select(*out_cols), f_path, first, last)
+    overwrite_partitions(result.select(*out_cols), f_path, first, last)
 
-    if life_hop is not None:
-        names = [f.name for f in life_feats]
-        snap = (joined.where(F.col(HOP_COL) == F.lit(life_hop)).groupBy(*keys, RUN_TS_COL)
-                .agg(*merge_aggregations(group, names))
-                .withColumn(PARTITION_COL, F.to_date(F.col(RUN_TS_COL) - F.expr("INTERVAL 1 DAY"))))
+    if life_cols:
+        snap = result.where(F.col(_LIFE)).select(
+            *keys, RUN_TS_COL, *(F.col(_LIFE + n).alias(n) for n in life_cols), PARTITION_COL)
         overwrite_partitions(snap, lifetime_path(config, group.name), first, last)
-
-    candidates.unpersist()
+        result.unpersist()
     return RangeResult(first, last, n_events, n_rejected, _rows_written(spark, t_path),
                        _rows_written(spark, f_path))
 
 
-def _useful_tiles(group: FeatureGroup, first: date) -> Column:
+def _useful_tiles(windows: list[WindowSpec], first: date) -> Column:
     """Stored tiles some run time of the range can still use: per hop, those inside its longest window of the
     first run time (a 5m hop only needs the last hour); lifetime-only hops need only the range's own tiles,
-    the rest is in the lifetime snapshot."""
+    the rest is in the lifetime snapshot. Filters on ``ds`` and ``hop_us`` (partition columns)."""
     from pyspark.sql import functions as F
 
     first_t_us = int((run_time(first) - day_start(date(1970, 1, 1))).total_seconds()) * 1_000_000
     end_us = F.unix_micros(F.col(TILE_END_COL))
     useful = None
-    for hop in sorted({w.hop_us for w in feature_windows(group)}):
-        windows = [w.window_us for w in feature_windows(group) if w.hop_us == hop and w.window_us is not None]
-        lower = first_t_us - max(windows) if windows else first_t_us - DAY_US
-        cond = (F.col(HOP_COL) == F.lit(hop)) & (end_us - F.lit(hop) >= F.lit(lower))
+    for hop in sorted({w.hop_us for w in windows}):
+        sizes = [w.window_us for w in windows if w.hop_us == hop and w.window_us is not None]
+        lower = first_t_us - max(sizes) if sizes else first_t_us - DAY_US
+        # the ds bound is implied by the tile_end one; it lets Delta prune the (ds, hop_us) partitions
+        lo_ds = (datetime(1970, 1, 1) + timedelta(microseconds=lower + hop - 1)).date()
+        cond = ((F.col(HOP_COL) == F.lit(hop)) & (F.col(PARTITION_COL) >= F.lit(lo_ds))
+                & (end_us - F.lit(hop) >= F.lit(lower)))
         useful = cond if useful is None else (useful | cond)
     assert useful is not None
     return useful

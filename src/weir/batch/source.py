@@ -18,12 +18,34 @@ class SourceSchemaError(ValueError):
     """The Delta source does not match what the spec declares."""
 
 
+REASON_COL = "reason"
+
+
 @dataclass(frozen=True)
 class SourceSlice:
-    """Events of a range (valid rows) and the rows set aside with a reason."""
+    """The rows of a range read once: valid events have a NULL ``reason``, rejected rows say why."""
 
-    events: DataFrame
-    rejected: DataFrame
+    rows: DataFrame
+
+    @property
+    def events(self) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        return self.rows.where(F.col(REASON_COL).isNull()).drop(REASON_COL)
+
+    @property
+    def rejected(self) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        return self.rows.where(F.col(REASON_COL).isNotNull())
+
+    def counts(self) -> tuple[int, int]:
+        """(events, rejected rows), in one Spark job."""
+        from pyspark.sql import functions as F
+
+        row = self.rows.agg(F.count(F.lit(1)), F.count(F.col(REASON_COL))).first()
+        assert row is not None
+        return int(row[0]) - int(row[1]), int(row[1])
 
 
 def day_start(d: date) -> datetime:
@@ -82,11 +104,10 @@ def read_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
         key_null = cond if key_null is None else (key_null | cond)
     assert key_null is not None
     declared = list(group.source.columns)
-    events = raw.where(in_range & ~key_null).select(*declared)
-    reason = (F.when(ts.isNull(), F.lit(f"null event time ({group.event_time})"))
-              .otherwise(F.lit(f"null key ({', '.join(group.key_columns)})")))
     null_ts = ts.isNull()
     if "ds" in raw.columns:
         null_ts = null_ts & (F.col("ds") >= F.lit(first)) & (F.col("ds") <= F.lit(last))
-    rejected = raw.where((in_range & key_null) | null_ts).select(*declared, reason.alias("reason"))
-    return SourceSlice(events, rejected)
+    reason = (F.when(ts.isNull(), F.lit(f"null event time ({group.event_time})"))
+              .when(key_null, F.lit(f"null key ({', '.join(group.key_columns)})")))
+    # One scan: in-range rows (valid or with a null key) and the null-event-time rows of the range.
+    return SourceSlice(raw.where(in_range | null_ts).select(*declared, reason.alias(REASON_COL)))

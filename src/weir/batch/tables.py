@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -51,15 +52,27 @@ def read_partitions(spark: SparkSession, path: str, first: date, last: date) -> 
     return df.where((F.col(PARTITION_COL) >= F.lit(first)) & (F.col(PARTITION_COL) <= F.lit(last)))
 
 
-def overwrite_partitions(df: DataFrame, path: str, first: date, last: date) -> None:
+def overwrite_partitions(df: DataFrame, path: str, first: date, last: date,
+                         partition_by: Sequence[str] = (PARTITION_COL,)) -> None:
     """Replace exactly the ``ds`` partitions [first, last] of the table at ``path`` (created if missing).
 
     Delta's ``replaceWhere`` makes the rerun of a range idempotent and leaves every other partition untouched;
-    the table's history keeps each run for time travel.
+    the table's history keeps each run for time travel. ``partition_by`` starts with ``ds``; an existing table
+    keeps the partition columns it was created with (see ``partition_columns``).
     """
     condition = f"{PARTITION_COL} >= '{first.isoformat()}' AND {PARTITION_COL} <= '{last.isoformat()}'"
     (df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
-     .partitionBy(PARTITION_COL).save(path))
+     .partitionBy(*partition_by).save(path))
+
+
+def partition_columns(spark: SparkSession, path: str) -> list[str] | None:
+    """The partition columns of the Delta table at ``path`` (None when it does not exist)."""
+    from delta.tables import DeltaTable
+
+    if not table_exists(spark, path):
+        return None
+    row = DeltaTable.forPath(spark, path).detail().select("partitionColumns").first()
+    return list(row[0]) if row else []
 
 
 def table_version(spark: SparkSession, path: str) -> int | None:
