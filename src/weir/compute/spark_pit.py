@@ -16,7 +16,7 @@ from weir.compute.spark_agg import (
     tile_aggregations,
     window_aggregations,
 )
-from weir.compute.windows import group_hops
+from weir.compute.windows import feature_windows, group_hops
 from weir.spec.models import FeatureGroup
 
 _T = "__weir_t"
@@ -31,9 +31,23 @@ def _spine(spine: DataFrame, group: FeatureGroup, t_col: str) -> DataFrame:
 
 
 def _lower_bound(group: FeatureGroup, t_us: Column) -> Column:
-    """Prune tiles that no window can use: tile_end > t - max_window (none for lifetime features)."""
-    mw = group.max_window_us
-    return F.lit(True) if mw is None else (F.unix_micros(F.col(TILE_END_COL)) > t_us - F.lit(mw))
+    """Prune tiles that no window can use, per hop: ``tile_end > t - longest window of that hop``.
+
+    A hop serving a lifetime feature keeps every tile. Every hop's tiles hold every event, so the newest event
+    within the group's longest window is still among the kept tiles (``newest_event_ts`` is unchanged).
+    """
+    longest: dict[int, int | None] = {}
+    for w in feature_windows(group):
+        prev = longest.get(w.hop_us, 0)
+        longest[w.hop_us] = None if prev is None or w.window_us is None else max(prev, w.window_us)
+    end_us = F.unix_micros(F.col(TILE_END_COL))
+    keep: Column | None = None
+    for hop, window in sorted(longest.items()):
+        cond = F.col(HOP_COL) == F.lit(hop)
+        if window is not None:
+            cond = cond & (end_us > t_us - F.lit(window))
+        keep = cond if keep is None else (keep | cond)
+    return F.lit(True) if keep is None else keep
 
 
 def _aggregate(parts: DataFrame, keyed_spine: DataFrame, group: FeatureGroup, t_col: str) -> DataFrame:
