@@ -263,6 +263,8 @@ def naive_group(spine: DataFrame, events: DataFrame, group: FeatureGroup) -> Dat
     """Values of ``group`` at every distinct (keys, ts) of ``spine`` from raw events: range join + aggregates."""
     from pyspark.sql import functions as F
 
+    from weir.compute.hll import order_free_col
+    from weir.compute.ir import HLL_LG_K
     from weir.compute.spark_agg import output_fields
     from weir.compute.windows import feature_windows
     from weir.spec.models import Aggregation
@@ -309,7 +311,9 @@ def naive_group(spine: DataFrame, events: DataFrame, group: FeatureGroup) -> Dat
             v = F.max(F.when(ok & src.isNotNull(), F.struct(k.alias("k"), src.alias("v"))))
             v = v.getField("v")
         elif a == Aggregation.APPROX_COUNT_DISTINCT:
-            v = F.coalesce(F.hll_sketch_estimate(F.hll_sketch_agg(x, 12)), F.lit(0).cast("long"))
+            # registers-only estimate, as Weir's (weir.compute.hll): the same for any merge order
+            v = F.coalesce(F.hll_sketch_estimate(order_free_col(F.hll_sketch_agg(x, HLL_LG_K))),
+                           F.lit(0).cast("long"))
         else:  # pragma: no cover
             raise AssertionError(a)
         aggs.append(v.alias(w.column))
