@@ -122,3 +122,12 @@ def group_values(group: Any, events: list[dict[str, Any]], t: datetime) -> dict[
             values["newest_event_us"] = newest
             out[key] = values
     return out
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal feature values: both NULL, floats within 1e-9 (relative or absolute), anything else ==."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    return bool(a == b)

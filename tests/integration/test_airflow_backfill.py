@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from typing import Any
 
 import pytest
 
+from weir.devstack.process import free_port
 from weir.runtime import RuntimeConfig, build_config, load_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]  # the fixture runs the whole backfill
@@ -67,12 +67,6 @@ class RunningAirflow:
     runs: list[dict[str, Any]]
     task_states: dict[str, dict[str, str]]  # logical day -> task id -> state
     timings: dict[str, float]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _request(url: str, token: str | None = None, body: dict[str, Any] | None = None) -> Any:
@@ -116,7 +110,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, weir_config: RuntimeConfig
         "WEIR_SPECS_DIR": str(ROOT / "feature_specs"),
         "WEIR_DYNAMODB_TABLE_PREFIX": f"weir_bf{uuid.uuid4().hex[:6]}_",
         "WEIR_AIRFLOW_HOME": str(tmp / "airflow"),
-        "WEIR_AIRFLOW_PORT": str(_free_port()),
+        "WEIR_AIRFLOW_PORT": str(free_port()),
         "WEIR_SPARK_IVY_DIR": weir_config.spark_ivy_dir or str(Path.home() / ".ivy2.5.2"),
         # only the backfill's runs: no scheduled run of "yesterday", and the DAG needs no unpausing
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle import group_values, us
+from oracle import group_values, same_value, us
 
 from weir.batch import SourceSchemaError, backfill, run_day
 from weir.batch.tables import features_path, partition_columns, quarantine_path, tiles_path
@@ -83,14 +82,6 @@ def _group(tmp: Path, name: str, table: str):  # type: ignore[no-untyped-def]
     return parse_spec_text(SPEC.format(name=name, table=table), str(tmp / f"{name}.yaml"))
 
 
-def _close(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
 def assert_matches_oracle(spark, group, config: RuntimeConfig, events: list[dict[str, Any]],  # type: ignore[no-untyped-def]
                           days: list[date]) -> None:
     rows = spark.read.format("delta").load(features_path(config, group.name)).collect()
@@ -106,7 +97,7 @@ def assert_matches_oracle(spark, group, config: RuntimeConfig, events: list[dict
             row = got[key].asDict()
             assert us(row["newest_event_ts"]) == values.pop("newest_event_us"), (t, key)
             for col, want in values.items():
-                assert _close(row[col], want), f"{col} of {key} at {t}: got {row[col]}, oracle {want}"
+                assert same_value(row[col], want), f"{col} of {key} at {t}: got {row[col]}, oracle {want}"
 
 
 def test_backfill_matches_the_oracle_for_every_aggregation_and_window(spark, weir_config, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ against the Delta feature table the batch engine wrote for the same run time. No
 
 from __future__ import annotations
 
-import math
 import random
 import uuid
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle import group_values, us
+from oracle import group_values, same_value, us
 
 from weir.aws import dynamodb_client
 from weir.batch import backfill
@@ -108,14 +107,6 @@ def published(spark, stack: RuntimeConfig, tmp_path_factory: pytest.TempPathFact
     return Published(config, group, events, runs, specs)
 
 
-def close(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
 def expected_at(p: Published, t: datetime) -> dict[str, dict[str, Any]]:
     """Oracle values of the entities still within their TTL at ``t``."""
     ttl = timedelta(days=2)
@@ -144,7 +135,7 @@ def assert_served(p: Published, t: datetime, users: list[str]) -> dict[str, Any]
         for col, value in want.items():
             if col == "max_amount_max_7d" and value is None:
                 value = -1.0  # the spec's default
-            assert close(g.values[col], value), f"{col} of {u} at {t}: served {g.values[col]}, oracle {value}"
+            assert same_value(g.values[col], value), f"{col} of {u} at {t}: served {g.values[col]}, oracle {value}"
     return by_user
 
 
@@ -179,7 +170,7 @@ def test_values_at_run_time_equal_oracle_and_feature_table(published: Published,
             continue
         for col in published.group.output_column_names():
             want = row[col] if not (col == "max_amount_max_7d" and row[col] is None) else -1.0
-            assert close(g.values[col], want), f"{col} of {row['user_id']}: online {g.values[col]}, Delta {want}"
+            assert same_value(g.values[col], want), f"{col} of {row['user_id']}: online {g.values[col]}, Delta {want}"
 
 
 def test_windows_slide_with_read_time_and_expired_items_are_not_served(published: Published) -> None:

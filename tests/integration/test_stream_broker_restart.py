@@ -15,7 +15,6 @@ stream job run by the supervisor in the background (1 s trigger):
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
 
+from weir.devstack.process import free_port
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.integration
 
 ARGS = ["--trigger-seconds", "1", "--max-offsets-per-trigger", "500"]
 DOWN_S = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for(pred: Any, timeout: float, what: str, log: Path) -> Any:
@@ -72,7 +66,7 @@ def test_broker_restart_while_streaming_loses_nothing(stack: RuntimeConfig, spar
     state = tmp_path / "state"
     config = build_config(lake_path=str(lake_dir / f"br-{run}"), checkpoint_path=str(lake_dir / f"br-ck-{run}"),
                           dynamodb_table_prefix=f"br{run}_", specs_dir=specs, state_dir=state,
-                          kafka_bootstrap_servers=f"127.0.0.1:{_free_port()}", kafka_controller_port=_free_port())
+                          kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", kafka_controller_port=free_port())
     # the private broker runs the jars the shared stack already fetched
     jars_dir(config).parent.mkdir(parents=True)
     jars_dir(config).symlink_to(jars_dir(stack).resolve(), target_is_directory=True)

@@ -9,12 +9,11 @@ equal to the estimate of one sketch over the raw events of the window (the oracl
 
 from __future__ import annotations
 
-import math
 import random
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import pytest
+from oracle import same_value
 from pyspark.sql import functions as F
 
 from weir.batch import backfill
@@ -60,14 +59,6 @@ def _events() -> list[tuple[str, str, float, str, datetime]]:
             for m in range(MERCHANTS) for d in range(DAYS) for _ in range(PER_DAY)]
 
 
-def _same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
 @pytest.fixture(scope="module")
 def parity(spark, weir_config: RuntimeConfig, tmp_path_factory):  # type: ignore[no-untyped-def]
     events = _events()
@@ -90,7 +81,7 @@ def test_training_set_equals_the_feature_table_at_day_ends(parity) -> None:  # t
     events, group, batch, training = parity
     assert training.keys() == batch.keys() and len(batch) == MERCHANTS * DAYS
     diffs = [(key, c, training[key][c], batch[key][c]) for key in batch for c in group.output_column_names()
-             if not _same(training[key][c], batch[key][c])]
+             if not same_value(training[key][c], batch[key][c])]
     assert not diffs, f"{len(diffs)} training values differ from the feature table, e.g. {diffs[:5]}"
     # Independent oracle: one sketch over the raw events of (t - w, t], estimated from its registers. Every
     # grouping of those events into tiles has the same registers, so both paths must give exactly this value

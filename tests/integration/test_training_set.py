@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from oracle import group_values
+from oracle import group_values, same_value
 
 from weir.batch import backfill
 from weir.runtime import RuntimeConfig, build_config
@@ -52,14 +51,6 @@ def _events() -> list[dict[str, Any]]:
     return out
 
 
-def _close(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
 @pytest.fixture(scope="module")
 def setup(spark, weir_config: RuntimeConfig, tmp_path_factory):  # type: ignore[no-untyped-def]
     events = _events()
@@ -98,7 +89,7 @@ def test_training_values_equal_the_oracle_at_every_spine_time(spark, weir_config
         alive = expected is not None and t_us - expected["newest_event_us"] < 2 * 86400 * 10**6  # ttl 2d
         for col in group.output_column_names():
             want = expected[col] if alive and expected else (0 if col in counts else None)
-            assert _close(r[col], want), f"{col} for {r.user_id} at {r.ts}: got {r[col]}, oracle {want}"
+            assert same_value(r[col], want), f"{col} for {r.user_id} at {r.ts}: got {r[col]}, oracle {want}"
 
 
 def test_training_value_equals_the_online_value_and_rebuilds_from_lineage(spark, weir_config, setup,  # type: ignore[no-untyped-def]
@@ -119,7 +110,8 @@ def test_training_value_equals_the_online_value_and_rebuilds_from_lineage(spark,
               for e in OnlineClient(config, groups=[group]).get_features(["g_training"], users, at=t)}
     for r in ts.df.collect():
         for col in group.output_column_names():
-            assert _close(r[col], online[r.user_id][col]), f"{col} of {r.user_id}: {r[col]} vs {online[r.user_id][col]}"
+            served = online[r.user_id][col]
+            assert same_value(r[col], served), f"{col} of {r.user_id}: {r[col]} vs {served}"
 
     out = str(tmp_path / "ts")
     v = write_training_set(ts, out)

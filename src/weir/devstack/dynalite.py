@@ -19,15 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from weir.devstack.process import DevStackError, start_and_wait, stop_process
+from weir.devstack.process import DevStackError, free_port, start_and_wait, stop_process
 
 VERSION = "4.0.0"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def install(home: Path) -> Path:
@@ -51,7 +45,7 @@ def dynalite(state_dir: Path) -> Iterator[str]:
     """Run dynalite in memory on a free loopback port; yield its endpoint URL; stop it afterwards."""
     home = state_dir / "dynalite"
     cli = install(home)
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     pid_file = home / "dynalite.pid"
     cmd = ["node", str(cli), "--host", "127.0.0.1", "--port", str(port), "--createTableMs", "0",
