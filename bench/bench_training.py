@@ -6,8 +6,9 @@ Every spine row (``row_id``, ``user_id``, ``merchant_id``, ``ts``, ``label``) ge
 groups (``user_spend``, ``user_repayment``, ``merchant_risk``) as of ``ts``, three ways, each in its own child
 process (so each one's peak memory is its own; the parent samples the RSS of every child's process tree):
 
-* **weir**: ``weir.training.build`` (stored tiles + raw head events, TTL and defaults as online), output
-  written as parquet;
+* **weir**: ``weir.training.build`` (spine times on a run time read the daily feature table's row; other times
+  merge stored tiles + raw head events; TTL and defaults as online), output written as parquet;
+* **weir_tiles** (``--weir-tiles``): the same with ``use_feature_table=False``: every spine time merges tiles;
 * **naive**: a hand-written Spark range join: every distinct (keys, ts) of the spine joined to all raw events
   of its entity up to ``ts``, conditional aggregates per window with Weir's window rule, TTL and defaults,
   joined back to the spine, written as parquet;
@@ -248,7 +249,8 @@ def worker_weir(args: argparse.Namespace) -> dict[str, Any]:
 
     spine = _load_spine(spark, args.spine)
     t0 = time.perf_counter()
-    ts = build(spine, list(GROUPS), timestamp_col="ts", spark=spark, config=config, groups=_groups(config))
+    ts = build(spine, list(GROUPS), timestamp_col="ts", spark=spark, config=config, groups=_groups(config),
+               use_feature_table=not args.no_feature_table)
     ts.df.write.mode("overwrite").parquet(args.out)
     seconds = time.perf_counter() - t0
     rows = spark.read.parquet(args.out).count()
@@ -256,7 +258,8 @@ def worker_weir(args: argparse.Namespace) -> dict[str, Any]:
     spark.stop()
     return {"seconds": seconds, "rows": rows, "jvm_peak_mb": jvm,
             "python_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "tiles": {g: v["tiles"] for g, v in ts.lineage["groups"].items()}}
+            "tiles": {g: v["tiles"] for g, v in ts.lineage["groups"].items()},
+            "feature_table_days": {g: v.get("feature_table_days") for g, v in ts.lineage["groups"].items()}}
 
 
 def naive_group(spine: DataFrame, events: DataFrame, group: FeatureGroup) -> DataFrame:
@@ -424,6 +427,9 @@ def main() -> None:
     parser.add_argument("--feast", action="store_true", help="also run Feast (creates .bench-venv-feast/)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive range join")
     parser.add_argument("--no-weir", action="store_true", help="skip Weir (e.g. to probe Feast's limits alone)")
+    parser.add_argument("--weir-tiles", action="store_true",
+                        help="also run Weir merging tiles at every spine time (use_feature_table=False)")
+    parser.add_argument("--no-feature-table", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--feast-timeout", type=float, default=1200.0, help="seconds")
     parser.add_argument("--feast-mem-gb", type=float, default=12.0, help="RSS cap of the Feast process")
     parser.add_argument("--naive-timeout", type=float, default=2400.0, help="seconds")
@@ -470,11 +476,15 @@ def main() -> None:
         sys.exit(f"spine {sp['status']}")
 
     results: dict[str, dict[str, Any]] = {}
-    outs = {n: str(run_dir / f"{n}.parquet") for n in ("weir", "naive", "feast")}
+    outs = {n: str(run_dir / f"{n}.parquet") for n in ("weir", "weir_tiles", "naive", "feast")}
     if not args.no_weir:
         results["weir"] = run_child([*base, "--worker", "weir", "--spine", str(spine_path), "--out", outs["weir"]],
                                     env, log=run_dir / "weir.log")
         print(f"weir:  {json.dumps(results['weir'], default=str)}", flush=True)
+    if args.weir_tiles:
+        results["weir_tiles"] = run_child([*base, "--worker", "weir", "--no-feature-table", "--spine", str(spine_path),
+                                           "--out", outs["weir_tiles"]], env, log=run_dir / "weir_tiles.log")
+        print(f"weir_tiles:  {json.dumps(results['weir_tiles'], default=str)}", flush=True)
     if not args.no_naive:
         results["naive"] = run_child([*base, "--worker", "naive", "--spine", str(spine_path), "--out", outs["naive"]],
                                      env, timeout_s=args.naive_timeout, log=run_dir / "naive.log")
@@ -499,9 +509,10 @@ def main() -> None:
     ids = list(range(0, args.spine_rows, step))[: args.check_rows]
     checks = {}
     if results.get("weir", {}).get("status") == "ok":
-        for other in ("naive", "feast"):
+        for other in ("weir_tiles", "naive", "feast"):
             if results.get(other, {}).get("status") == "ok":
-                checks[other] = compare(outs["weir"], outs[other], ids, columns, approx if other == "naive" else set())
+                checks[other] = compare(outs["weir"], outs[other], ids, columns,
+                                        approx if other == "naive" else set())
 
     end_load = os.getloadavg()
     print("\n==== training-set benchmark ====")
@@ -511,17 +522,17 @@ def main() -> None:
     print(f"data: {prepared['events']} events over {args.days} days, {args.users:,} users, "
           f"{prepared['merchants']:,} merchants; spine {args.spine_rows:,} rows ({args.spine_times} times, "
           f"{sp['distinct_user_ts']:,} distinct (user, ts)); {len(columns)} feature columns of {', '.join(GROUPS)}")
-    print(f"{'':8} {'status':10} {'seconds':>9} {'rows out':>11} {'peak RSS (tree)':>16} {'self-reported':>30}")
+    print(f"{'':10} {'status':10} {'seconds':>9} {'rows out':>11} {'peak RSS (tree)':>16} {'self-reported':>30}")
     for name, r in results.items():
         selfrep = (f"JVM {_fmt_mb(r.get('jvm_peak_mb'))} + py {_fmt_mb(r.get('python_peak_mb'))}" if 'jvm_peak_mb' in r
                    else f"ru_maxrss {_fmt_mb(r.get('peak_mb'))}" if 'peak_mb' in r else "-")
         secs = f"{r['seconds']:.1f}" if r.get("seconds") is not None and r["status"] == "ok" else "-"
         rows = f"{r['rows']:,}" if r.get("rows") is not None and r["status"] == "ok" else "-"
-        print(f"{name:8} {r['status'] if r['status'] == 'ok' else 'FAILED':10} {secs:>9} {rows:>11} "
+        print(f"{name:10} {r['status'] if r['status'] == 'ok' else 'FAILED':10} {secs:>9} {rows:>11} "
               f"{_fmt_mb(r['tree_peak_mb']):>16} {selfrep:>30}")
         if r["status"] != "ok":
             print(f"         {r['status']} after {r['wall_s']:.0f}s")
-    for other in ("feast", "naive"):
+    for other in ("feast", "naive", "weir_tiles"):
         if other in results and "weir" in results:
             print(f"ratio {other}/weir: time {_ratio(results['weir'], results[other], 'seconds')}, "
                   f"peak memory {_ratio(results['weir'], results[other], 'tree_peak_mb')}")

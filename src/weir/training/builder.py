@@ -2,8 +2,11 @@
 
 Values use the one window rule of ``weir.compute`` (full tiles from the stored tile table, the partial head
 tile from raw events in ``(floor_hop(t), t]``), so a training value equals what the online store serves at t
-for the same events. Entities whose newest event is older than the group's online TTL at t get the defaults,
-as online. The output records the spec hashes and the Delta versions it read, so it can be rebuilt exactly.
+for the same events. A spine time that is a run time of the daily feature table (the end of a computed day)
+reads that day's row instead, which holds exactly those values, unless the row is older than a tile it was
+computed from (an earlier day rerun with late events), then it merges tiles too. Entities whose newest event
+is older than the group's online TTL at t get the defaults, as online. The output records the spec hashes and
+the Delta versions it read, so it can be rebuilt exactly.
 """
 
 from __future__ import annotations
@@ -11,10 +14,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from weir.batch.tables import features_path, source_path, table_exists, table_version, tiles_path
+from weir.batch.tables import (
+    PARTITION_COL,
+    RUN_TS_COL,
+    features_path,
+    source_path,
+    table_exists,
+    table_version,
+    tiles_path,
+)
+from weir.compute.ir import NEWEST_COL, TILE_END_COL
+from weir.compute.windows import DAY_US, feature_windows
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import Aggregation, FeatureGroup
 from weir.training.refs import GroupRequest, TrainingSetError, check_spine_columns, resolve_refs
@@ -48,10 +61,79 @@ def _read(spark: SparkSession, path: str, version: int | None) -> DataFrame:
     return reader.load(path)
 
 
-def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, timestamp_col: str,
-                  config: RuntimeConfig, versions: dict[str, int], lineage: dict[str, Any]) -> DataFrame:
+@dataclass
+class _Stored:
+    """The batch engine's stored state of a group, at pinned Delta versions."""
+
+    tiles: DataFrame      # tile table (with its ``ds`` partition column)
+    features: DataFrame   # daily feature table: one row per entity per run time
+    covered: Any          # newest run time of the feature table: tiles of later events are built from events
+
+
+def _stored_state(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, events: DataFrame,
+                  versions: dict[str, int], read: dict[str, int | None]) -> _Stored | None:
+    """The stored tiles and feature table, if they cover the group's first event (else tiles are rebuilt)."""
     from pyspark.sql import functions as F
 
+    t_path, f_path = tiles_path(config, group.name), features_path(config, group.name)
+    if not (table_exists(spark, t_path) and table_exists(spark, f_path)):
+        return None
+    t_version = versions.get(t_path, table_version(spark, t_path))
+    f_version = versions.get(f_path, table_version(spark, f_path))
+    tiles, features = _read(spark, t_path, t_version), _read(spark, f_path, f_version)
+    covered = features.agg(F.max(RUN_TS_COL)).first()[0]  # type: ignore[index]
+    lo = tiles.agg(F.min(TILE_END_COL)).first()[0]  # type: ignore[index]
+    first_event = events.agg(F.min(group.event_time)).first()[0]  # type: ignore[index]
+    if covered is None or lo is None or (first_event is not None and lo > first_event + timedelta(days=1)):
+        return None
+    read[t_path], read[f_path] = t_version, f_version
+    return _Stored(tiles, features, covered)
+
+
+def _lookback_days(group: FeatureGroup) -> int | None:
+    """Days of tiles a run time's feature row is computed from (None: every earlier day, for lifetime)."""
+    spans = [w.window_us for w in feature_windows(group)]
+    if any(s is None for s in spans):
+        return None
+    return -(-max(s for s in spans if s is not None) // DAY_US)
+
+
+def fresh_feature_days(group: FeatureGroup, features: DataFrame, tiles: DataFrame) -> tuple[list[date], list[date]]:
+    """Days of the feature table whose rows are as new as every tile they were computed from, and the stale ones.
+
+    A rerun of an earlier day (late events) rewrites its tiles but not the rows of the later days whose windows
+    include it, until those days are rerun too. Compares the files' modification times per ``ds`` partition.
+    """
+    from pyspark.sql import functions as F
+
+    mod = F.col("_metadata.file_modification_time")
+    written: dict[date, Any] = dict(features.groupBy(PARTITION_COL).agg(F.min(mod)).collect())
+    tile_days = sorted(tuple(r) for r in tiles.groupBy(PARTITION_COL).agg(F.max(mod)).collect())
+    span = _lookback_days(group)
+    fresh: list[date] = []
+    stale: list[date] = []
+    for ds, at in sorted(written.items()):
+        lo = date.min if span is None else ds - timedelta(days=span - 1)
+        newest = max((m for d, m in tile_days if lo <= d <= ds), default=None)
+        (fresh if newest is None or newest <= at else stale).append(ds)
+    return fresh, stale
+
+
+def _feature_rows(keyed: DataFrame, features: DataFrame, group: FeatureGroup) -> DataFrame:
+    """Values at run times read from the feature table (one row per entity per run time; missing = no events)."""
+    from pyspark.sql import functions as F
+
+    keys = group.key_columns
+    rows = features.select(*keys, F.col(RUN_TS_COL).alias(_T), *group.output_column_names(), NEWEST_COL)
+    return keyed.distinct().join(rows, [*keys, _T], "left")
+
+
+def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, timestamp_col: str,
+                  config: RuntimeConfig, versions: dict[str, int], lineage: dict[str, Any],
+                  use_feature_table: bool) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    from weir.compute.spark_agg import build_tiles
     from weir.compute.spark_pit import point_in_time_features
 
     group = req.group
@@ -61,35 +143,40 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     if not table_exists(spark, src):
         raise TrainingSetError(f"source table {src} of group '{group.name}' does not exist")
     src_version = versions.get(src, table_version(spark, src))
-    max_t = spine.agg(F.max(timestamp_col)).first()[0]  # type: ignore[index]
-    events = _read(spark, src, src_version).where(F.col(group.event_time) <= F.lit(max_t))
+    all_events = _read(spark, src, src_version)
     for k in group.key_columns:
-        events = events.where(F.col(k).isNotNull())
-    read = {src: src_version}
-    tiles, how = None, "rebuilt"
-    t_path, f_path = tiles_path(config, group.name), features_path(config, group.name)
-    if table_exists(spark, t_path) and table_exists(spark, f_path):
-        from weir.compute.spark_agg import build_tiles
+        all_events = all_events.where(F.col(k).isNotNull())
+    read: dict[str, int | None] = {src: src_version}
+    stored = _stored_state(spark, group, config, all_events, versions, read)
+    info: dict[str, Any] = {"spec_hash": group.spec_hash(), "spec_file": group.path, "delta_versions": read,
+                            "tiles": "stored" if stored else "rebuilt"}
+    lineage["groups"][group.name] = info
 
-        t_version = versions.get(t_path, table_version(spark, t_path))
-        f_version = versions.get(f_path, table_version(spark, f_path))
-        stored = _read(spark, t_path, t_version)
-        # computed through the newest run time of the feature table; tiles of later events are built here
-        covered = _read(spark, f_path, f_version).agg(F.max("run_ts")).first()[0]  # type: ignore[index]
-        lo = stored.agg(F.min("tile_end")).first()[0]  # type: ignore[index]
-        first_event = events.agg(F.min(group.event_time)).first()[0]  # type: ignore[index]
-        if covered is not None and lo is not None and (first_event is None or lo <= first_event + timedelta(days=1)):
-            newer = events.where(F.col(group.event_time) > F.lit(covered))
-            tiles = stored.drop("ds").where(F.col("tile_end") <= F.lit(covered)).unionByName(
-                build_tiles(newer, group))
-            read[t_path], read[f_path] = t_version, f_version
-            how = "stored"
-    lineage["groups"][group.name] = {"spec_hash": group.spec_hash(), "spec_file": group.path,
-                                     "delta_versions": read, "tiles": how}
     keyed = spine.select(*group.key_columns, F.col(timestamp_col).alias(_T))
-    values = point_in_time_features(events, keyed, group, t_col=_T, tiles=tiles)
-    expired = (F.col("newest_event_ts").isNull() | (
-        F.unix_micros("newest_event_ts") + F.lit(group.online.ttl_us) <= F.unix_micros(_T)))
+    parts, rest = [], keyed
+    if stored is not None and use_feature_table:
+        # Spine times on a run time read that day's feature row: the same value the tiles give (tested).
+        fresh, stale = fresh_feature_days(group, stored.features, stored.tiles)
+        info["feature_table_days"], info["stale_feature_days"] = len(fresh), [str(d) for d in stale]
+        if fresh:
+            t = F.col(_T)
+            at_run = (t == F.date_trunc("day", t)) & F.date_sub(F.to_date(t), 1).isin(fresh)
+            parts.append(_feature_rows(keyed.where(at_run), stored.features, group))
+            rest = keyed.where(~at_run)
+    if not parts or rest.limit(1).count():
+        max_t = rest.agg(F.max(_T)).first()[0]  # type: ignore[index]
+        events = all_events.where(F.col(group.event_time) <= F.lit(max_t))
+        tiles = None
+        if stored is not None:
+            newer = events.where(F.col(group.event_time) > F.lit(stored.covered))
+            tiles = stored.tiles.drop(PARTITION_COL).where(F.col(TILE_END_COL) <= F.lit(stored.covered)) \
+                .unionByName(build_tiles(newer, group))
+        parts.append(point_in_time_features(events, rest, group, t_col=_T, tiles=tiles))
+    values = parts[0]
+    for p in parts[1:]:
+        values = values.unionByName(p.select(*values.columns))
+    expired = (F.col(NEWEST_COL).isNull() | (
+        F.unix_micros(NEWEST_COL) + F.lit(group.online.ttl_us) <= F.unix_micros(_T)))
     out = [F.when(expired, F.lit(_default(group, c))).otherwise(
         F.coalesce(F.col(c), F.lit(_default(group, c)).cast(values.schema[c].dataType)) if
         _default(group, c) is not None else F.col(c)).cast(values.schema[c].dataType).alias(c)
@@ -99,12 +186,15 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
 
 def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = "ts",
           spark: SparkSession | None = None, config: RuntimeConfig | None = None,
-          versions: dict[str, int] | None = None, groups: Sequence[FeatureGroup] | None = None) -> TrainingSet:
+          versions: dict[str, int] | None = None, groups: Sequence[FeatureGroup] | None = None,
+          use_feature_table: bool = True) -> TrainingSet:
     """The spine's rows with the requested features as of each row's ``timestamp_col``.
 
     ``spine`` is a DataFrame or a Delta path with the entity keys of every requested group, a timestamp column
     and any label columns (kept as is; duplicate rows are kept). ``features`` are ``group:column`` refs or whole
     group names. ``versions`` pins Delta versions by table path (time travel) to rebuild an earlier set.
+    Spine times on a run time (end of a day) the batch engine computed read its feature-table row, unless a
+    later rerun of an earlier day made it stale or ``use_feature_table`` is off; other times merge tiles.
     """
     from weir.spark import get_spark
     from weir.spec.loader import load_specs
@@ -123,7 +213,8 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
         lineage["spine"] = {"path": spine, "delta_version": table_version(spark, spine)}
     out = spine_df
     for req in requests:
-        values = _group_values(spark, req, spine_df, timestamp_col, config, dict(versions or {}), lineage)
+        values = _group_values(spark, req, spine_df, timestamp_col, config, dict(versions or {}), lineage,
+                               use_feature_table)
         keys = req.group.key_columns
         renamed = values.dropDuplicates([*keys, _T]).select(
             *[F.col(k).alias(f"__weir_k_{k}") for k in keys], _T, *req.columns)
