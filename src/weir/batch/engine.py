@@ -7,7 +7,8 @@ For days [first, last] (run times T = end of each day):
    lifetime snapshot of the day before the range (an IR row per entity) and the range's own tiles;
 3. the lifetime snapshot at each T is stored, so the next run starts from it.
 The tile table is partitioned by ``(ds, hop_us)`` and its 1d tiles carry every feature's IR, so a window of
-whole days merges one day tile per day (``day_windows``) and a run reads only the partitions it needs.
+whole days merges one day tile per day (``day_windows``) and a run reads only the partitions it needs;
+windows of two weeks or more merge stored week blocks plus the day tiles they do not cover (``blocks``).
 The cost of a run grows with its own days and the longest window's day tiles, not with the source's history.
 """
 
@@ -17,6 +18,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from weir.batch.blocks import (
+    BLOCK_US,
+    block_windows,
+    build_blocks,
+    needed_days,
+    usable_blocks,
+    window_condition,
+)
 from weir.batch.source import day_start, read_source, run_time
 from weir.batch.tables import (
     PARTITION_COL,
@@ -132,6 +141,12 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
         PARTITION_COL, F.to_date(F.timestamp_micros(F.unix_micros(F.col(TILE_END_COL)) - 1)))
     overwrite_partitions(tiles.select(*tile_schema(group).fieldNames(), PARTITION_COL), t_path, first, last,
                          t_parts)
+    n_tiles = _rows_written(spark, t_path)
+    blocked = block_windows(windows) if HOP_COL in t_parts else []
+    if blocked:
+        blocks = build_blocks(spark, group, t_path, first, last, windows)
+        if blocks is not None:
+            overwrite_partitions(blocks, t_path, first, last, t_parts, where=f"{HOP_COL} = {BLOCK_US}")
 
     q_path = quarantine_path(config, group.name)
     if n_rejected or table_exists(spark, q_path):
@@ -143,9 +158,19 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
     rows.unpersist()
 
     # Stored tiles in the lookback of the range, read back from Delta (the new days included).
-    stored = read_partitions(spark, t_path, first - timedelta(days=lookback_days(windows)), last)
+    lookback = first - timedelta(days=lookback_days(windows))
+    stored = read_partitions(spark, t_path, lookback, last)
     assert stored is not None
-    stored = stored.where(_useful_tiles(windows, first)).drop(PARTITION_COL)
+    n_days = (last - first).days + 1
+    days = [first + timedelta(days=i) for i in range(n_days)]
+    useful = _useful_tiles(windows, first)
+    usable = usable_blocks(spark, t_path, lookback, last) if blocked else set()
+    if usable:
+        # day tiles covered by blocks for every run time of the range are not read at all
+        needed = sorted(needed_days(windows, days, usable))
+        useful = ((useful & ((F.col(HOP_COL) != F.lit(DAY_US)) | F.col(PARTITION_COL).isin(needed)))
+                  | ((F.col(HOP_COL) == F.lit(BLOCK_US)) & F.col(PARTITION_COL).isin(sorted(usable))))
+    stored = stored.where(useful).drop(PARTITION_COL)
     life_hop = _lifetime_hop(group)
     life_feats = lifetime_features(group)
     candidates = stored
@@ -161,9 +186,7 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
                 for c in candidates.columns))
             candidates = candidates.unionByName(base_tiles)
 
-    n_days = (last - first).days + 1
-    run_times = spark.createDataFrame([(run_time(first + timedelta(days=i)),) for i in range(n_days)],
-                                      f"{RUN_TS_COL} timestamp")
+    run_times = spark.createDataFrame([(run_time(d),) for d in days], f"{RUN_TS_COL} timestamp")
     # A tile joins the run times whose windows (of its hop) it can fall in; lifetime tiles join every later T.
     t_us, start_us = F.unix_micros(F.col(RUN_TS_COL)), F.unix_micros(F.col(TILE_END_COL)) - F.col(HOP_COL)
     reach = None
@@ -174,10 +197,16 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
             cond = cond & (start_us >= t_us - F.lit(max(s for s in sizes if s is not None)))
         reach = cond if reach is None else (reach | cond)
     assert reach is not None
+    if usable:
+        longest = max(w.window_us for w in blocked if w.window_us is not None)
+        # a block joins the run times after its last day whose windows it can lie in (never one inside it)
+        reach = reach | ((F.col(HOP_COL) == F.lit(BLOCK_US)) & (start_us >= t_us - F.lit(longest))
+                         & (F.unix_micros(F.col(TILE_END_COL)) <= t_us))
     joined = candidates.crossJoin(F.broadcast(run_times)).where((start_us < t_us) & reach)
 
     # One aggregation gives the feature values and, for lifetime features, the IR of the next snapshot.
-    aggs = window_aggregations(group, t_col=RUN_TS_COL, windows=windows)
+    conditions = {w.column: window_condition(w, t_us, usable) for w in blocked} if usable else None
+    aggs = window_aggregations(group, t_col=RUN_TS_COL, windows=windows, conditions=conditions)
     life_cols: list[str] = []
     if life_hop is not None:
         is_life = F.col(HOP_COL) == F.lit(life_hop)
@@ -198,8 +227,7 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
             *keys, RUN_TS_COL, *(F.col(_LIFE + n).alias(n) for n in life_cols), PARTITION_COL)
         overwrite_partitions(snap, lifetime_path(config, group.name), first, last)
         result.unpersist()
-    return RangeResult(first, last, n_events, n_rejected, _rows_written(spark, t_path),
-                       _rows_written(spark, f_path))
+    return RangeResult(first, last, n_events, n_rejected, n_tiles, _rows_written(spark, f_path))
 
 
 def _useful_tiles(windows: list[WindowSpec], first: date) -> Column:

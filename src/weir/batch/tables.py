@@ -53,14 +53,17 @@ def read_partitions(spark: SparkSession, path: str, first: date, last: date) -> 
 
 
 def overwrite_partitions(df: DataFrame, path: str, first: date, last: date,
-                         partition_by: Sequence[str] = (PARTITION_COL,)) -> None:
+                         partition_by: Sequence[str] = (PARTITION_COL,), where: str | None = None) -> None:
     """Replace exactly the ``ds`` partitions [first, last] of the table at ``path`` (created if missing).
 
     Delta's ``replaceWhere`` makes the rerun of a range idempotent and leaves every other partition untouched;
     the table's history keeps each run for time travel. ``partition_by`` starts with ``ds``; an existing table
-    keeps the partition columns it was created with (see ``partition_columns``).
+    keeps the partition columns it was created with (see ``partition_columns``). ``where`` narrows the
+    replaced rows further (e.g. one ``hop_us``).
     """
     condition = f"{PARTITION_COL} >= '{first.isoformat()}' AND {PARTITION_COL} <= '{last.isoformat()}'"
+    if where:
+        condition += f" AND {where}"
     (df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
      .partitionBy(*partition_by).save(path))
 

@@ -6,7 +6,7 @@ Python for online reads. See docs/features.md for the tile/window semantics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -288,14 +288,16 @@ def finalize_columns(group: FeatureGroup, features: Sequence[str] | None = None,
 
 def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col: str | Column = HOP_COL,
                         tile_end_col: str | Column = TILE_END_COL, include_newest: bool = True,
-                        windows: Sequence[WindowSpec] | None = None) -> list[Column]:
+                        windows: Sequence[WindowSpec] | None = None,
+                        conditions: Mapping[str, Column] | None = None) -> list[Column]:
     """FINAL feature columns for ``tiles.groupBy(*keys, t).agg(*window_aggregations(group))``.
 
     Every (feature, window) merges only the tiles of its hop whose interval lies in the window at ``t``
     (``tile_end - hop >= floor_h(t) - w`` and ``tile_end - hop < t``); tiles must hold only events
     ``<= t`` (see ``point_in_time_tiles`` for the head tile). Output columns follow
     ``FeatureGroup.output_columns()``, then ``newest_event_ts`` (newest event time <= t seen). ``windows``
-    (default the group's, in the same order) may give a window another hop, e.g. ``day_windows``.
+    (default the group's, in the same order) may give a window another hop, e.g. ``day_windows``;
+    ``conditions`` replaces the rows some windows merge, by output column (e.g. blocks, ``weir.batch.blocks``).
     """
     t = F.col(t_col) if isinstance(t_col, str) else t_col
     hop = F.col(hop_col) if isinstance(hop_col, str) else hop_col
@@ -306,6 +308,8 @@ def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col:
         cond = (hop == F.lit(w.hop_us)) & (start_us < t_us)
         if w.window_us is not None:
             cond = cond & (start_us >= floor_us(t_us, w.hop_us) - F.lit(w.window_us))
+        if conditions and w.column in conditions:
+            cond = conditions[w.column]
         f = w.feature
         merged = _merge_feature(group, f, lambda p, f=f: F.col(ir_column(f, p)), cond)  # type: ignore[misc]
         out.append(_finalize(f, merged.__getitem__).alias(w.column))
