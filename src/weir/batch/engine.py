@@ -165,9 +165,11 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
     days = [first + timedelta(days=i) for i in range(n_days)]
     useful = _useful_tiles(windows, first)
     usable = usable_blocks(spark, t_path, lookback, last) if blocked else set()
+    needed = sorted(needed_days(windows, days, usable))
+    if len(needed) >= len(needed_days(windows, days, set())):
+        usable = set()  # a long range needs every day tile anyway: blocks would only add rows
     if usable:
         # day tiles covered by blocks for every run time of the range are not read at all
-        needed = sorted(needed_days(windows, days, usable))
         useful = ((useful & ((F.col(HOP_COL) != F.lit(DAY_US)) | F.col(PARTITION_COL).isin(needed)))
                   | ((F.col(HOP_COL) == F.lit(BLOCK_US)) & F.col(PARTITION_COL).isin(sorted(usable))))
     stored = stored.where(useful).drop(PARTITION_COL)
