@@ -131,3 +131,37 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
     return bool(a == b)
+
+
+def assert_feature_rows_match(group: Any, events: list[dict[str, Any]], rows: list[Any], days: list[Any]) -> None:
+    """A feature table's collected ``rows`` (``run_ts`` = end of each of ``days``) equal ``group_values``:
+    the same entities, newest event times and values."""
+    from datetime import timedelta
+
+    by_t: dict[datetime, dict[tuple[Any, ...], Any]] = {}
+    for r in rows:
+        by_t.setdefault(r.run_ts, {})[tuple(r[k] for k in group.key_columns)] = r
+    for d in days:
+        t = datetime.combine(d + timedelta(days=1), datetime.min.time())
+        expected, got = group_values(group, events, t), by_t.get(t, {})
+        assert set(got) == set(expected), f"entities at {t}"
+        for key, values in expected.items():
+            row = got[key].asDict()
+            assert us(row["newest_event_ts"]) == values.pop("newest_event_us"), (t, key)
+            for col, want in values.items():
+                assert same_value(row[col], want), f"{col} of {key} at {t}: got {row[col]}, oracle {want}"
+
+
+def assert_served_values_match(group: Any, events: list[dict[str, Any]], rows: list[Any], ttl_us: int,
+                               key: str = "user_id", t_col: str = "ts") -> None:
+    """Training rows (entity ``key``, time ``t_col``) equal the oracle as served: defaults (0 for counts,
+    NULL otherwise) when the entity has no event in any window or its newest event is older than ``ttl_us``."""
+    counts = {c.name for c in group.output_columns() if c.feature.aggregation.value in ("count",
+                                                                                      "approx_count_distinct")}
+    for r in rows:
+        t = r[t_col]
+        expected = group_values(group, events, t).get((r[key],))
+        alive = expected is not None and us(t) - expected["newest_event_us"] < ttl_us
+        for col in group.output_column_names():
+            want = expected[col] if alive and expected else (0 if col in counts else None)
+            assert same_value(r[col], want), f"{col} for {r[key]} at {t}: got {r[col]}, oracle {want}"

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from oracle import group_values, same_value, us
+from oracle import assert_feature_rows_match
 from pyspark.sql import functions as F
 
 from weir.batch import backfill, run_day
@@ -56,18 +56,7 @@ def _write(spark, path: str, events: list[dict[str, Any]], mode: str) -> None:  
 
 def _check(spark, group, config, events: list[dict[str, Any]], days: list[date]) -> None:  # type: ignore[no-untyped-def]
     rows = spark.read.format("delta").load(features_path(config, group.name)).collect()
-    by_t: dict[datetime, dict[tuple[Any, ...], Any]] = {}
-    for r in rows:
-        by_t.setdefault(r.run_ts, {})[(r.user_id,)] = r
-    for d in days:
-        t = datetime.combine(d + timedelta(days=1), datetime.min.time())
-        expected, got = group_values(group, events, t), by_t.get(t, {})
-        assert set(got) == set(expected), f"entities at {t}"
-        for key, values in expected.items():
-            row = got[key].asDict()
-            assert us(row["newest_event_ts"]) == values.pop("newest_event_us"), (t, key)
-            for col, want in values.items():
-                assert same_value(row[col], want), f"{col} of {key} at {t}: got {row[col]}, oracle {want}"
+    assert_feature_rows_match(group, events, rows, days)
 
 
 def test_blocks_are_built_used_and_dropped_when_a_day_inside_is_rerun(spark, weir_config, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle import group_values, same_value, us
+from oracle import assert_feature_rows_match
 
 from weir.batch import SourceSchemaError, backfill, run_day
 from weir.batch.tables import features_path, partition_columns, quarantine_path, tiles_path
@@ -85,19 +85,7 @@ def _group(tmp: Path, name: str, table: str):  # type: ignore[no-untyped-def]
 def assert_matches_oracle(spark, group, config: RuntimeConfig, events: list[dict[str, Any]],  # type: ignore[no-untyped-def]
                           days: list[date]) -> None:
     rows = spark.read.format("delta").load(features_path(config, group.name)).collect()
-    by_t: dict[datetime, dict[tuple[Any, ...], Any]] = {}
-    for r in rows:
-        by_t.setdefault(r.run_ts, {})[(r.user_id,)] = r
-    for d in days:
-        t = datetime.combine(d + timedelta(days=1), datetime.min.time())
-        expected = group_values(group, events, t)
-        got = by_t.get(t, {})
-        assert set(got) == set(expected), f"entities at {t}"
-        for key, values in expected.items():
-            row = got[key].asDict()
-            assert us(row["newest_event_ts"]) == values.pop("newest_event_us"), (t, key)
-            for col, want in values.items():
-                assert same_value(row[col], want), f"{col} of {key} at {t}: got {row[col]}, oracle {want}"
+    assert_feature_rows_match(group, events, rows, days)
 
 
 def test_backfill_matches_the_oracle_for_every_aggregation_and_window(spark, weir_config, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from oracle import group_values, same_value
+from oracle import assert_served_values_match, same_value
 
 from weir.batch import backfill
 from weir.runtime import RuntimeConfig, build_config
@@ -81,15 +81,7 @@ def test_training_values_equal_the_oracle_at_every_spine_time(spark, weir_config
     rows = ts.df.collect()
     assert len(rows) == len(spine_rows)
     assert ts.lineage["groups"]["g_training"]["tiles"] == "rebuilt"
-    counts = {"txn_count_1h", "txn_count_1d", "txn_count_3d", "declined_count_1d",
-              "distinct_merchants_approx_count_distinct_3d"}
-    for r in rows:
-        expected = group_values(group, events, r.ts).get((r.user_id,))
-        t_us = round((r.ts - datetime(1970, 1, 1)).total_seconds() * 1e6)
-        alive = expected is not None and t_us - expected["newest_event_us"] < 2 * 86400 * 10**6  # ttl 2d
-        for col in group.output_column_names():
-            want = expected[col] if alive and expected else (0 if col in counts else None)
-            assert same_value(r[col], want), f"{col} for {r.user_id} at {r.ts}: got {r[col]}, oracle {want}"
+    assert_served_values_match(group, events, rows, 2 * 86400 * 10**6)  # ttl 2d
 
 
 def test_training_value_equals_the_online_value_and_rebuilds_from_lineage(spark, weir_config, setup,  # type: ignore[no-untyped-def]

@@ -26,14 +26,14 @@ from weir.batch.tables import (
     table_version,
     tiles_path,
 )
-from weir.compute.ir import NEWEST_COL, TILE_END_COL
-from weir.compute.windows import DAY_US, feature_windows
+from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
+from weir.compute.windows import DAY_US, feature_windows, group_hops
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import Aggregation, FeatureGroup
 from weir.training.refs import GroupRequest, TrainingSetError, check_spine_columns, resolve_refs
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 _T = "__weir_spine_t"
 _ROW = "__weir_spine_row"
@@ -68,12 +68,25 @@ class _Stored:
     tiles: DataFrame      # tile table (with its ``ds`` partition column)
     features: DataFrame   # daily feature table: one row per entity per run time
     covered: Any          # newest run time of the feature table: tiles of later events are built from events
+    feature_days: dict[date, Any]  # ds -> oldest file modification time of the feature table's partition
+    tile_days: dict[date, Any]     # ds -> newest file modification time of the tile table's partition
+
+
+def partition_times(df: DataFrame, newest: bool) -> dict[date, Any]:
+    """``ds`` -> newest (or oldest) modification time of the partition's files (file metadata only)."""
+    from pyspark.sql import functions as F
+
+    mod = F.col("_metadata.file_modification_time")
+    return dict(df.groupBy(PARTITION_COL).agg(F.max(mod) if newest else F.min(mod)).collect())
 
 
 def _stored_state(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, events: DataFrame,
                   versions: dict[str, int], read: dict[str, int | None]) -> _Stored | None:
-    """The stored tiles and feature table, if they cover the group's first event (else tiles are rebuilt)."""
+    """The stored tiles and feature table, if their days reach back to the group's first event (else tiles
+    are rebuilt from events)."""
     from pyspark.sql import functions as F
+
+    from weir.batch.source import run_time
 
     t_path, f_path = tiles_path(config, group.name), features_path(config, group.name)
     if not (table_exists(spark, t_path) and table_exists(spark, f_path)):
@@ -81,13 +94,16 @@ def _stored_state(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
     t_version = versions.get(t_path, table_version(spark, t_path))
     f_version = versions.get(f_path, table_version(spark, f_path))
     tiles, features = _read(spark, t_path, t_version), _read(spark, f_path, f_version)
-    covered = features.agg(F.max(RUN_TS_COL)).first()[0]  # type: ignore[index]
-    lo = tiles.agg(F.min(TILE_END_COL)).first()[0]  # type: ignore[index]
+    # a run rewrites every hop of its days at once: the coarsest hop's tiles (fewest rows) date the run
+    coarsest = tiles.where(F.col(HOP_COL) == F.lit(max(group_hops(group))))
+    feature_days, tile_days = partition_times(features, newest=False), partition_times(coarsest, newest=True)
+    if not feature_days or not tile_days:
+        return None
     first_event = events.agg(F.min(group.event_time)).first()[0]  # type: ignore[index]
-    if covered is None or lo is None or (first_event is not None and lo > first_event + timedelta(days=1)):
+    if first_event is not None and run_time(min(tile_days)) > first_event + timedelta(days=1):
         return None
     read[t_path], read[f_path] = t_version, f_version
-    return _Stored(tiles, features, covered)
+    return _Stored(tiles, features, run_time(max(feature_days)), feature_days, tile_days)
 
 
 def _lookback_days(group: FeatureGroup) -> int | None:
@@ -98,34 +114,30 @@ def _lookback_days(group: FeatureGroup) -> int | None:
     return -(-max(s for s in spans if s is not None) // DAY_US)
 
 
-def fresh_feature_days(group: FeatureGroup, features: DataFrame, tiles: DataFrame) -> tuple[list[date], list[date]]:
+def fresh_feature_days(group: FeatureGroup, feature_days: dict[date, Any], tile_days: dict[date, Any],
+                       ) -> tuple[list[date], list[date]]:
     """Days of the feature table whose rows are as new as every tile they were computed from, and the stale ones.
 
     A rerun of an earlier day (late events) rewrites its tiles but not the rows of the later days whose windows
-    include it, until those days are rerun too. Compares the files' modification times per ``ds`` partition.
+    include it, until those days are rerun too. Compares file modification times per ``ds`` partition
+    (``partition_times``: oldest file of a feature day, newest file of a tile day).
     """
-    from pyspark.sql import functions as F
-
-    mod = F.col("_metadata.file_modification_time")
-    written: dict[date, Any] = dict(features.groupBy(PARTITION_COL).agg(F.min(mod)).collect())
-    tile_days = sorted(tuple(r) for r in tiles.groupBy(PARTITION_COL).agg(F.max(mod)).collect())
     span = _lookback_days(group)
     fresh: list[date] = []
     stale: list[date] = []
-    for ds, at in sorted(written.items()):
+    for ds, at in sorted(feature_days.items()):
         lo = date.min if span is None else ds - timedelta(days=span - 1)
-        newest = max((m for d, m in tile_days if lo <= d <= ds), default=None)
+        newest = max((m for d, m in tile_days.items() if lo <= d <= ds), default=None)
         (fresh if newest is None or newest <= at else stale).append(ds)
     return fresh, stale
 
 
-def _feature_rows(keyed: DataFrame, features: DataFrame, group: FeatureGroup) -> DataFrame:
-    """Values at run times read from the feature table (one row per entity per run time; missing = no events)."""
+def _feature_rows(features: DataFrame, group: FeatureGroup, days: list[date]) -> DataFrame:
+    """Values at the run times of ``days`` from the feature table (one row per entity per run time)."""
     from pyspark.sql import functions as F
 
-    keys = group.key_columns
-    rows = features.select(*keys, F.col(RUN_TS_COL).alias(_T), *group.output_column_names(), NEWEST_COL)
-    return keyed.distinct().join(rows, [*keys, _T], "left")
+    return features.where(F.col(PARTITION_COL).isin(days)).select(
+        *group.key_columns, F.col(RUN_TS_COL).alias(_T), *group.output_column_names(), NEWEST_COL)
 
 
 def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, timestamp_col: str,
@@ -156,12 +168,12 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     parts, rest = [], keyed
     if stored is not None and use_feature_table:
         # Spine times on a run time read that day's feature row: the same value the tiles give (tested).
-        fresh, stale = fresh_feature_days(group, stored.features, stored.tiles)
+        fresh, stale = fresh_feature_days(group, stored.feature_days, stored.tile_days)
         info["feature_table_days"], info["stale_feature_days"] = len(fresh), [str(d) for d in stale]
         if fresh:
             t = F.col(_T)
             at_run = (t == F.date_trunc("day", t)) & F.date_sub(F.to_date(t), 1).isin(fresh)
-            parts.append(_feature_rows(keyed.where(at_run), stored.features, group))
+            parts.append(_feature_rows(stored.features, group, fresh))
             rest = keyed.where(~at_run)
     if not parts or rest.limit(1).count():
         max_t = rest.agg(F.max(_T)).first()[0]  # type: ignore[index]
@@ -172,16 +184,25 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
             tiles = stored.tiles.drop(PARTITION_COL).where(F.col(TILE_END_COL) <= F.lit(stored.covered)) \
                 .unionByName(build_tiles(newer, group))
         parts.append(point_in_time_features(events, rest, group, t_col=_T, tiles=tiles))
-    values = parts[0]
+    cols = [*group.key_columns, _T, *req.columns, NEWEST_COL]
+    values = parts[0].select(*cols)
     for p in parts[1:]:
-        values = values.unionByName(p.select(*values.columns))
-    expired = (F.col(NEWEST_COL).isNull() | (
-        F.unix_micros(NEWEST_COL) + F.lit(group.online.ttl_us) <= F.unix_micros(_T)))
-    out = [F.when(expired, F.lit(_default(group, c))).otherwise(
-        F.coalesce(F.col(c), F.lit(_default(group, c)).cast(values.schema[c].dataType)) if
-        _default(group, c) is not None else F.col(c)).cast(values.schema[c].dataType).alias(c)
-        for c in req.columns]
-    return values.select(*group.key_columns, _T, *out)
+        values = values.unionByName(p.select(*cols))
+    return values
+
+
+def _served(group: FeatureGroup, columns: list[str], values: DataFrame, t: Column, newest: Column) -> list[Column]:
+    """The requested columns as online serves them at ``t``: defaults when the entity's newest event is older
+    than the TTL (or it has none), and in place of NULL values where the spec has a default."""
+    from pyspark.sql import functions as F
+
+    expired = newest.isNull() | (F.unix_micros(newest) + F.lit(group.online.ttl_us) <= F.unix_micros(t))
+    out = []
+    for c in columns:
+        dtype, default = values.schema[c].dataType, _default(group, c)
+        value = F.col(c) if default is None else F.coalesce(F.col(c), F.lit(default).cast(dtype))
+        out.append(F.when(expired, F.lit(default)).otherwise(value).cast(dtype).alias(c))
+    return out
 
 
 def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = "ts",
@@ -211,16 +232,18 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     lineage: dict[str, Any] = {"features": list(features), "timestamp_col": timestamp_col, "groups": {}}
     if isinstance(spine, str):
         lineage["spine"] = {"path": spine, "delta_version": table_version(spark, spine)}
-    out = spine_df
-    for req in requests:
+    out, served = spine_df, []
+    for i, req in enumerate(requests):
+        # one row per (keys, t) of the group: joined to the spine as is, duplicate spine rows kept
         values = _group_values(spark, req, spine_df, timestamp_col, config, dict(versions or {}), lineage,
                                use_feature_table)
-        keys = req.group.key_columns
-        renamed = values.dropDuplicates([*keys, _T]).select(
-            *[F.col(k).alias(f"__weir_k_{k}") for k in keys], _T, *req.columns)
+        keys, newest = req.group.key_columns, f"__weir_newest_{i}"
+        renamed = values.select(*[F.col(k).alias(f"__weir_k_{k}") for k in keys], _T, *req.columns,
+                                F.col(NEWEST_COL).alias(newest))
         cond = [F.col(k) == F.col(f"__weir_k_{k}") for k in keys] + [F.col(timestamp_col) == F.col(_T)]
         out = out.join(renamed, cond, "left").drop(*[f"__weir_k_{k}" for k in keys], _T)
-    out = out.select(*spine_df.columns, *[F.col(c) for r in requests for c in r.columns])
+        served += _served(req.group, req.columns, values, F.col(timestamp_col), F.col(newest))
+    out = out.select(*spine_df.columns, *served)
     return TrainingSet(out, lineage)
 
 
