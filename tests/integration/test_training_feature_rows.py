@@ -14,12 +14,12 @@ from oracle import assert_served_values_match, group_values, same_value
 from pyspark.sql import functions as F
 
 from weir.batch import backfill
-from weir.batch.tables import features_path, tiles_path
+from weir.batch.tables import features_path, tiles_path, written_at
 from weir.runtime import RuntimeConfig
 from weir.spec import parse_spec_text
 from weir.spec.models import FeatureGroup
 from weir.training import build
-from weir.training.builder import fresh_feature_days, partition_times
+from weir.training.builder import fresh_feature_days
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_rows_made_stale_by_a_rerun_of_an_earlier_day_merge_the_new_tiles(spark,
 
     feats = spark.read.format("delta").load(features_path(weir_config, group.name))
     tiles = spark.read.format("delta").load(tiles_path(weir_config, group.name))
-    fresh, stale = fresh_feature_days(group, partition_times(feats, newest=False), partition_times(tiles, newest=True))
+    fresh, stale = fresh_feature_days(group, written_at(feats, newest=False), written_at(tiles, newest=True))
     assert stale == [day + timedelta(days=1)]
     assert day in fresh and len(fresh) == DAYS - 1
     # the stale row of day 2 really misses the late event: reading it would be wrong

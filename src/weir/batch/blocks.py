@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from weir.batch.tables import PARTITION_COL, read_partitions
+from weir.batch.tables import PARTITION_COL, read_partitions, written_at
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, ir_column, ir_parts
 from weir.compute.windows import DAY_US, WindowSpec
 from weir.spec.models import FeatureGroup
@@ -43,6 +43,13 @@ def is_block_end(day: date) -> bool:
 
 def _block_end_us(day: date) -> int:
     return (day.toordinal() - _EPOCH_ORDINAL + 1) * DAY_US
+
+
+def _block_end(start_us: Column) -> Column:
+    """End (microseconds) of the block holding the tile that starts at ``start_us``."""
+    from pyspark.sql import functions as F
+
+    return start_us - F.pmod(start_us, F.lit(BLOCK_US)) + F.lit(BLOCK_US)
 
 
 def blocks_inside(day: date, window_days: int, usable: set[date]) -> list[date]:
@@ -81,7 +88,7 @@ def window_condition(w: WindowSpec, t_us: Column, usable: set[date]) -> Column:
     day = (hop == F.lit(DAY_US)) & (start >= lo) & (start < t_us)
     if not ends:
         return day
-    block_end = start - F.pmod(start, F.lit(BLOCK_US)) + F.lit(BLOCK_US)  # of the block holding a day tile
+    block_end = _block_end(start)
     covered = (block_end - F.lit(BLOCK_US) >= lo) & (block_end <= t_us) & block_end.isin(ends)
     block = (hop == F.lit(BLOCK_US)) & (start >= lo) & (end <= t_us) & end.isin(ends)
     return (day & ~covered) | block
@@ -106,7 +113,7 @@ def build_blocks(spark: SparkSession, group: FeatureGroup, t_path: str, first: d
         return None
     names = sorted({w.feature.name for w in block_windows(windows)})
     start = F.unix_micros(F.col(TILE_END_COL)) - F.col(HOP_COL)
-    block_end = start - F.pmod(start, F.lit(BLOCK_US)) + F.lit(BLOCK_US)
+    block_end = _block_end(start)
     merged = (days.where(F.col(HOP_COL) == F.lit(DAY_US))
               .withColumn("__weir_block_end", block_end)
               .where(F.col("__weir_block_end").isin([_block_end_us(e) for e in ends]))
@@ -131,16 +138,7 @@ def usable_blocks(spark: SparkSession, t_path: str, lo: date, hi: date) -> set[d
     table = read_partitions(spark, t_path, lo - timedelta(days=BLOCK_DAYS - 1), hi)
     if table is None:
         return set()
-    mod = F.col("_metadata.file_modification_time")
-    rows = (table.where(F.col(HOP_COL).isin(DAY_US, BLOCK_US))
-            .groupBy(PARTITION_COL, HOP_COL).agg(F.min(mod).alias("lo"), F.max(mod).alias("hi")).collect())
-    day_written = {r[PARTITION_COL]: r["hi"] for r in rows if r[HOP_COL] == DAY_US}
-    out = set()
-    for r in rows:
-        e = r[PARTITION_COL]
-        if r[HOP_COL] != BLOCK_US or e < lo:
-            continue
-        span = [day_written[d] for d in (e - timedelta(days=i) for i in range(BLOCK_DAYS)) if d in day_written]
-        if all(r["lo"] >= m for m in span):
-            out.add(e)
-    return out
+    days = written_at(table.where(F.col(HOP_COL) == F.lit(DAY_US)), newest=True)
+    blocks = written_at(table.where(F.col(HOP_COL) == F.lit(BLOCK_US)), newest=False)
+    return {e for e, at in blocks.items() if e >= lo
+            and all(days.get(e - timedelta(days=i), at) <= at for i in range(BLOCK_DAYS))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from weir.runtime import RuntimeConfig
 
@@ -66,6 +66,16 @@ def overwrite_partitions(df: DataFrame, path: str, first: date, last: date,
         condition += f" AND {where}"
     (df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
      .partitionBy(*partition_by).save(path))
+
+
+def written_at(df: DataFrame, newest: bool, by: Sequence[str] = (PARTITION_COL,)) -> dict[Any, Any]:
+    """Partition (values of ``by``; one column: the value itself) -> the newest (or oldest) modification time
+    of its files, from the ``_metadata`` column: which partitions a later run rewrote (staleness checks)."""
+    from pyspark.sql import functions as F
+
+    mod = F.col("_metadata.file_modification_time")
+    rows = df.groupBy(*by).agg((F.max(mod) if newest else F.min(mod)).alias("__weir_mod")).collect()
+    return {(r[by[0]] if len(by) == 1 else tuple(r[c] for c in by)): r["__weir_mod"] for r in rows}
 
 
 def partition_columns(spark: SparkSession, path: str) -> list[str] | None:

@@ -25,6 +25,7 @@ from weir.batch.tables import (
     table_exists,
     table_version,
     tiles_path,
+    written_at,
 )
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
 from weir.compute.windows import DAY_US, feature_windows, group_hops
@@ -72,14 +73,6 @@ class _Stored:
     tile_days: dict[date, Any]     # ds -> newest file modification time of the tile table's partition
 
 
-def partition_times(df: DataFrame, newest: bool) -> dict[date, Any]:
-    """``ds`` -> newest (or oldest) modification time of the partition's files (file metadata only)."""
-    from pyspark.sql import functions as F
-
-    mod = F.col("_metadata.file_modification_time")
-    return dict(df.groupBy(PARTITION_COL).agg(F.max(mod) if newest else F.min(mod)).collect())
-
-
 def _stored_state(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, events: DataFrame,
                   versions: dict[str, int], read: dict[str, int | None]) -> _Stored | None:
     """The stored tiles and feature table, if their days reach back to the group's first event (else tiles
@@ -96,7 +89,7 @@ def _stored_state(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
     tiles, features = _read(spark, t_path, t_version), _read(spark, f_path, f_version)
     # a run rewrites every hop of its days at once: the coarsest hop's tiles (fewest rows) date the run
     coarsest = tiles.where(F.col(HOP_COL) == F.lit(max(group_hops(group))))
-    feature_days, tile_days = partition_times(features, newest=False), partition_times(coarsest, newest=True)
+    feature_days, tile_days = written_at(features, newest=False), written_at(coarsest, newest=True)
     if not feature_days or not tile_days:
         return None
     first_event = events.agg(F.min(group.event_time)).first()[0]  # type: ignore[index]
@@ -120,7 +113,7 @@ def fresh_feature_days(group: FeatureGroup, feature_days: dict[date, Any], tile_
 
     A rerun of an earlier day (late events) rewrites its tiles but not the rows of the later days whose windows
     include it, until those days are rerun too. Compares file modification times per ``ds`` partition
-    (``partition_times``: oldest file of a feature day, newest file of a tile day).
+    (``written_at``: oldest file of a feature day, newest file of a tile day).
     """
     span = _lookback_days(group)
     fresh: list[date] = []
