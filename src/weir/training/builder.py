@@ -12,11 +12,13 @@ the Delta versions it read, so it can be rebuilt exactly.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from weir.batch.delta_log import DeltaLogUnreadable, LogSnapshot, log_snapshot, read_partitions_at
 from weir.batch.tables import (
     PARTITION_COL,
     RUN_TS_COL,
@@ -25,7 +27,6 @@ from weir.batch.tables import (
     table_exists,
     table_version,
     tiles_path,
-    written_at,
 )
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
 from weir.compute.windows import DAY_US, feature_windows, group_hops
@@ -35,6 +36,8 @@ from weir.training.refs import GroupRequest, TrainingSetError, check_spine_colum
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 _T = "__weir_spine_t"
 _ROW = "__weir_spine_row"
@@ -64,39 +67,78 @@ def _read(spark: SparkSession, path: str, version: int | None) -> DataFrame:
 
 @dataclass
 class _Stored:
-    """The batch engine's stored state of a group, at pinned Delta versions."""
+    """The batch engine's stored state of a group, at pinned Delta versions (read by Spark only when used)."""
 
-    tiles: DataFrame      # tile table (with its ``ds`` partition column)
-    features: DataFrame   # daily feature table: one row per entity per run time
-    covered: Any          # newest run time of the feature table: tiles of later events are built from events
+    tiles: LogSnapshot     # tile table (with its ``ds`` partition column)
+    features: LogSnapshot  # daily feature table: one row per entity per run time
+    covered: Any           # newest run time of the feature table: tiles of later events are built from events
     feature_days: dict[date, Any]  # ds -> oldest file modification time of the feature table's partition
     tile_days: dict[date, Any]     # ds -> newest file modification time of the tile table's partition
 
 
-def _stored_state(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, events: DataFrame,
-                  versions: dict[str, int], read: dict[str, int | None]) -> _Stored | None:
-    """The stored tiles and feature table, if their days reach back to the group's first event (else tiles
-    are rebuilt from events)."""
+@dataclass(frozen=True)
+class _SpineTimes:
+    """What the spine's timestamps need, from one pass over them."""
+
+    run_days: frozenset[date]  # days whose run time (the end of the day) is a spine time
+    other: bool                # some spine time is not the end of a day
+    latest: Any                # the latest spine time (None: the spine has none)
+
+
+def _spine_times(spine: DataFrame, timestamp_col: str) -> _SpineTimes:
     from pyspark.sql import functions as F
 
-    from weir.batch.source import run_time
+    t = F.col(timestamp_col)
+    day = F.when(t == F.date_trunc("day", t), F.date_sub(F.to_date(t), 1)).alias("day")
+    rows = spine.where(t.isNotNull()).groupBy(day).agg(F.max(t).alias("latest")).collect()
+    days = frozenset(r["day"] for r in rows if r["day"] is not None)
+    return _SpineTimes(days, any(r["day"] is None for r in rows), max((r["latest"] for r in rows), default=None))
+
+
+def _logs(*paths_versions: tuple[str, int | None]) -> list[LogSnapshot | None] | None:
+    """The log snapshots of the tables (None for a missing one); None when delta-rs cannot read one."""
+    try:
+        return [log_snapshot(path, version) for path, version in paths_versions]
+    except DeltaLogUnreadable as exc:
+        log.warning("%s; training reads it through Spark instead", exc)
+        return None
+
+
+def _events_before(events: Callable[[], DataFrame], source: LogSnapshot | None, event_time: str,
+                   bound: datetime) -> bool:
+    """Whether the source has events (with keys) before ``bound``: by the log's file statistics when they rule
+    it out (no scan), else by scanning the events."""
+    lower = source.min_value(event_time) if source is not None else None
+    if lower is not None and lower >= bound:
+        return False
+    from pyspark.sql import functions as F
+
+    first = events().agg(F.min(event_time)).first()[0]  # type: ignore[index]
+    return first is not None and first < bound
+
+
+def _stored_state(group: FeatureGroup, config: RuntimeConfig, events: Callable[[], DataFrame],
+                  source: LogSnapshot | None, versions: dict[str, int], read: dict[str, int | None],
+                  ) -> _Stored | None:
+    """The stored tiles and feature table, if their days reach back to the group's first event (else tiles
+    are rebuilt from events). Versions and partition write times come from the Delta logs (no Spark job)."""
+    from weir.batch.source import day_start, run_time
 
     t_path, f_path = tiles_path(config, group.name), features_path(config, group.name)
-    if not (table_exists(spark, t_path) and table_exists(spark, f_path)):
+    logs = _logs((t_path, versions.get(t_path)), (f_path, versions.get(f_path)))
+    if logs is None or logs[0] is None or logs[1] is None:
         return None
-    t_version = versions.get(t_path, table_version(spark, t_path))
-    f_version = versions.get(f_path, table_version(spark, f_path))
-    tiles, features = _read(spark, t_path, t_version), _read(spark, f_path, f_version)
-    # a run rewrites every hop of its days at once: the coarsest hop's tiles (fewest rows) date the run
-    coarsest = tiles.where(F.col(HOP_COL) == F.lit(max(group_hops(group))))
-    feature_days, tile_days = written_at(features, newest=False), written_at(coarsest, newest=True)
+    t_log, f_log = logs[0], logs[1]
+    # a run rewrites every hop of its days at once: the coarsest hop's files date it (any hop's, if not a partition)
+    coarsest = {HOP_COL: max(group_hops(group))} if HOP_COL in t_log.partition_columns() else None
+    feature_days = f_log.written_at(newest=False)
+    tile_days = t_log.written_at(newest=True, where=coarsest)
     if not feature_days or not tile_days:
         return None
-    first_event = events.agg(F.min(group.event_time)).first()[0]  # type: ignore[index]
-    if first_event is not None and run_time(min(tile_days)) > first_event + timedelta(days=1):
-        return None
-    read[t_path], read[f_path] = t_version, f_version
-    return _Stored(tiles, features, run_time(max(feature_days)), feature_days, tile_days)
+    if _events_before(events, source, group.event_time, day_start(min(tile_days))):
+        return None  # tiles do not reach back to the first event
+    read[t_path], read[f_path] = t_log.version, f_log.version
+    return _Stored(t_log, f_log, run_time(max(feature_days)), feature_days, tile_days)
 
 
 def _lookback_days(group: FeatureGroup) -> int | None:
@@ -113,7 +155,7 @@ def fresh_feature_days(group: FeatureGroup, feature_days: dict[date, Any], tile_
 
     A rerun of an earlier day (late events) rewrites its tiles but not the rows of the later days whose windows
     include it, until those days are rerun too. Compares file modification times per ``ds`` partition
-    (``written_at``: oldest file of a feature day, newest file of a tile day).
+    (``LogSnapshot.written_at``: oldest file of a feature day, newest file of a tile day).
     """
     span = _lookback_days(group)
     fresh: list[date] = []
@@ -125,16 +167,29 @@ def fresh_feature_days(group: FeatureGroup, feature_days: dict[date, Any], tile_
     return fresh, stale
 
 
-def _feature_rows(features: DataFrame, group: FeatureGroup, days: list[date]) -> DataFrame:
+def _feature_rows(spark: SparkSession, features: LogSnapshot, group: FeatureGroup, days: list[date]) -> DataFrame:
     """Values at the run times of ``days`` from the feature table (one row per entity per run time)."""
     from pyspark.sql import functions as F
 
-    return features.where(F.col(PARTITION_COL).isin(days)).select(
+    return read_partitions_at(spark, features, PARTITION_COL, days).select(
         *group.key_columns, F.col(RUN_TS_COL).alias(_T), *group.output_column_names(), NEWEST_COL)
 
 
-def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, timestamp_col: str,
-                  config: RuntimeConfig, versions: dict[str, int], lineage: dict[str, Any],
+def _source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, versions: dict[str, int],
+            ) -> tuple[str, int | None, LogSnapshot | None]:
+    """The group's source table: path, the version read and its log snapshot (None if delta-rs can't read it)."""
+    if not group.source.delta:
+        raise TrainingSetError(f"group '{group.name}' has no Delta source: training sets read events from Delta")
+    src = source_path(config, group.source.delta)
+    logs = _logs((src, versions.get(src)))
+    source = logs[0] if logs else None
+    if source is None and (logs is not None or not table_exists(spark, src)):
+        raise TrainingSetError(f"source table {src} of group '{group.name}' does not exist")
+    return src, (source.version if source is not None else versions.get(src, table_version(spark, src))), source
+
+
+def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, times: _SpineTimes,
+                  timestamp_col: str, config: RuntimeConfig, versions: dict[str, int], lineage: dict[str, Any],
                   use_feature_table: bool) -> DataFrame:
     from pyspark.sql import functions as F
 
@@ -142,23 +197,22 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     from weir.compute.spark_pit import point_in_time_features
 
     group = req.group
-    if not group.source.delta:
-        raise TrainingSetError(f"group '{group.name}' has no Delta source: training sets read events from Delta")
-    src = source_path(config, group.source.delta)
-    if not table_exists(spark, src):
-        raise TrainingSetError(f"source table {src} of group '{group.name}' does not exist")
-    src_version = versions.get(src, table_version(spark, src))
-    all_events = _read(spark, src, src_version)
-    for k in group.key_columns:
-        all_events = all_events.where(F.col(k).isNotNull())
+    src, src_version, source = _source(spark, group, config, versions)
+
+    def all_events() -> DataFrame:
+        events = _read(spark, src, src_version)
+        for k in group.key_columns:
+            events = events.where(F.col(k).isNotNull())
+        return events
+
     read: dict[str, int | None] = {src: src_version}
-    stored = _stored_state(spark, group, config, all_events, versions, read)
+    stored = _stored_state(group, config, all_events, source, versions, read)
     info: dict[str, Any] = {"spec_hash": group.spec_hash(), "spec_file": group.path, "delta_versions": read,
                             "tiles": "stored" if stored else "rebuilt"}
     lineage["groups"][group.name] = info
 
     keyed = spine.select(*group.key_columns, F.col(timestamp_col).alias(_T))
-    parts, rest = [], keyed
+    parts, rest, rest_needed = [], keyed, True
     if stored is not None and use_feature_table:
         # Spine times on a run time read that day's feature row: the same value the tiles give (tested).
         fresh, stale = fresh_feature_days(group, stored.feature_days, stored.tile_days)
@@ -166,16 +220,16 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
         if fresh:
             t = F.col(_T)
             at_run = (t == F.date_trunc("day", t)) & F.date_sub(F.to_date(t), 1).isin(fresh)
-            parts.append(_feature_rows(stored.features, group, fresh))
+            parts.append(_feature_rows(spark, stored.features, group, sorted(times.run_days & set(fresh))))
             rest = keyed.where(~at_run)
-    if not parts or rest.limit(1).count():
-        max_t = rest.agg(F.max(_T)).first()[0]  # type: ignore[index]
-        events = all_events.where(F.col(group.event_time) <= F.lit(max_t))
+            rest_needed = times.other or not times.run_days <= set(fresh)
+    if rest_needed:
+        events = all_events().where(F.col(group.event_time) <= F.lit(times.latest))
         tiles = None
         if stored is not None:
             newer = events.where(F.col(group.event_time) > F.lit(stored.covered))
-            tiles = stored.tiles.drop(PARTITION_COL).where(F.col(TILE_END_COL) <= F.lit(stored.covered)) \
-                .unionByName(build_tiles(newer, group))
+            tiles = (_read(spark, stored.tiles.path, stored.tiles.version).drop(PARTITION_COL)
+                     .where(F.col(TILE_END_COL) <= F.lit(stored.covered)).unionByName(build_tiles(newer, group)))
         parts.append(point_in_time_features(events, rest, group, t_col=_T, tiles=tiles))
     cols = [*group.key_columns, _T, *req.columns, NEWEST_COL]
     values = parts[0].select(*cols)
@@ -226,9 +280,10 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     if isinstance(spine, str):
         lineage["spine"] = {"path": spine, "delta_version": table_version(spark, spine)}
     out, served = spine_df, []
+    times = _spine_times(spine_df, timestamp_col)
     for i, req in enumerate(requests):
         # one row per (keys, t) of the group: joined to the spine as is, duplicate spine rows kept
-        values = _group_values(spark, req, spine_df, timestamp_col, config, dict(versions or {}), lineage,
+        values = _group_values(spark, req, spine_df, times, timestamp_col, config, dict(versions or {}), lineage,
                                use_feature_table)
         keys, newest = req.group.key_columns, f"__weir_newest_{i}"
         renamed = values.select(*[F.col(k).alias(f"__weir_k_{k}") for k in keys], _T, *req.columns,
