@@ -116,3 +116,27 @@ def test_rows_made_stale_by_a_rerun_of_an_earlier_day_merge_the_new_tiles(spark,
     info = ts.lineage["groups"][group.name]
     assert info["stale_feature_days"] == [str(d) for d in stale] and info["feature_table_days"] == DAYS - 1
     assert_served_values_match(group, events, ts.df.collect(), TTL_US)
+
+
+def test_stored_tiles_are_used_only_if_they_reach_back_to_the_first_keyed_event(spark, weir_config,  # type: ignore[no-untyped-def]
+                                                                                tmp_path) -> None:
+    # an event without a key a day before the first keyed one: the file statistics cannot rule it out, the scan
+    # (keys not null) does, so the stored tiles are used
+    name = "g_trows_nokey"
+    events = _events()
+    keyless = {"user_id": None, "merchant_id": "m1", "amount": 1.0, "event_ts": BASE - timedelta(days=1)}
+    _write(spark, weir_config, name, [*events, keyless], "overwrite")
+    group = parse_spec_text(SPEC.format(name=name), str(tmp_path / f"{name}.yaml"))
+    backfill(spark, group, START, START + timedelta(days=DAYS - 1), weir_config, chunk_days=3)
+    ts = build(_spine(spark), [name], spark=spark, config=weir_config, groups=[group])
+    assert ts.lineage["groups"][name]["tiles"] == "stored"
+    assert_served_values_match(group, events, ts.df.collect(), TTL_US)
+
+    # tiles backfilled only from day 4 miss the events of days 0-3: not used, tiles are rebuilt from the events
+    name = "g_trows_late_start"
+    _write(spark, weir_config, name, events, "overwrite")
+    group = parse_spec_text(SPEC.format(name=name), str(tmp_path / f"{name}.yaml"))
+    backfill(spark, group, START + timedelta(days=4), START + timedelta(days=DAYS - 1), weir_config)
+    ts = build(_spine(spark), [name], spark=spark, config=weir_config, groups=[group])
+    assert ts.lineage["groups"][name]["tiles"] == "rebuilt"
+    assert_served_values_match(group, events, ts.df.collect(), TTL_US)
