@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from oracle import assert_feature_rows_match
+from oracle import assert_feature_rows_match, group_values
 from pyspark.sql import functions as F
 
 from weir.batch import backfill, run_day
@@ -89,3 +89,27 @@ def test_blocks_are_built_used_and_dropped_when_a_day_inside_is_rerun(spark, wei
     # rerunning the block's last day builds it again
     run_day(spark, group, day[10], weir_config)
     assert day[10] in usable_blocks(spark, t_path, day[0], day[DAYS - 1])
+
+    # blocks are really read: a wrong sum planted in the usable block ending on day 17 shows up in day 25's row
+    # (its 21d window covers the blocks ending on days 17 and 24); rerunning day 17 rebuilds the block
+    from delta.tables import DeltaTable
+
+    last, planted = day[DAYS - 1], (F.col(HOP_COL) == BLOCK_US) & (F.col("ds") == F.lit(day[17]))
+    DeltaTable.forPath(spark, t_path).update(planted & (F.col("user_id") == "u1"),
+                                             {"txn_amount__s": F.col("txn_amount__s") + F.lit(1000.0)})
+    assert day[17] in usable_blocks(spark, t_path, day[0], last)
+    want = group_values(group, events, datetime.combine(last + timedelta(days=1), datetime.min.time()))
+    feats = features_path(weir_config, group.name)
+
+    def u1_sum() -> float:
+        row = spark.read.format("delta").load(feats).where((F.col("ds") == F.lit(last)) & (F.col("user_id") == "u1")) \
+            .select("txn_amount_sum_21d").first()
+        assert row is not None
+        return float(row[0])
+
+    run_day(spark, group, last, weir_config)
+    assert u1_sum() == pytest.approx(want[("u1",)]["txn_amount_sum_21d"] + 1000.0)
+    run_day(spark, group, day[17], weir_config)
+    run_day(spark, group, last, weir_config)
+    assert u1_sum() == pytest.approx(want[("u1",)]["txn_amount_sum_21d"])
+    _check(spark, group, weir_config, events, [last])
