@@ -47,9 +47,6 @@ class LogSnapshot:
     plain_parquet: bool          # reader version 1: the listed files are plain parquet (no deletion vectors, no
                                  # column mapping), readable as they are
 
-    def partition_columns(self) -> set[str]:
-        return set(self.partition_cols)
-
     def file_paths(self, column: str, values: Collection[Any]) -> list[str]:
         """Absolute paths of the live files whose partition ``column`` is one of ``values``."""
         root = self.path.rstrip("/")

@@ -130,7 +130,7 @@ def _stored_state(group: FeatureGroup, config: RuntimeConfig, events: Callable[[
         return None
     t_log, f_log = logs[0], logs[1]
     # a run rewrites every hop of its days at once: the coarsest hop's files date it (any hop's, if not a partition)
-    coarsest = {HOP_COL: max(group_hops(group))} if HOP_COL in t_log.partition_columns() else None
+    coarsest = {HOP_COL: max(group_hops(group))} if HOP_COL in t_log.partition_cols else None
     feature_days = f_log.written_at(newest=False)
     tile_days = t_log.written_at(newest=True, where=coarsest)
     if not feature_days or not tile_days:
