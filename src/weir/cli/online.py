@@ -108,15 +108,40 @@ def _fmt(v: object) -> str:
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on; anything but loopback needs API keys (or --insecure-no-auth)")
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve features over HTTP (POST /features, GET /healthz, /docs)."""
+@click.option("--api-keys-file", type=click.Path(dir_okay=False), default=None,
+              help="file of accepted API keys, one a line (also: WEIR_SERVE_API_KEYS, WEIR_SERVE_API_KEYS_FILE)")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="serve a non-loopback address without API keys (only behind an authenticating proxy)")
+@click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1024))
+@click.option("--max-entities", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-features", default=100, show_default=True, type=click.IntRange(min=1))
+def serve(host: str, port: int, api_keys_file: str | None, insecure_no_auth: bool, max_body_bytes: int,
+          max_entities: int, max_features: int) -> None:
+    """Serve features over HTTP (POST /features, GET /healthz, /docs).
+
+    Callers send a key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>' when keys are configured.
+    """
     import uvicorn
 
-    from weir.online.server import create_app
+    from weir.online.http_guard import ServeConfigError, bind_policy, load_api_keys
+    from weir.online.server import ServeLimits, create_app
 
-    uvicorn.run(create_app(load_config()), host=host, port=port, log_level="info")
+    try:
+        keys = load_api_keys(keys_file=api_keys_file)
+        warning = bind_policy(host, keys, insecure_no_auth)
+    except ServeConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if warning:
+        click.secho(warning, fg="red", bold=True, err=True)
+    limits = ServeLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_features=max_features)
+    click.echo(f"weir serve on {host}:{port}: " + (f"{len(keys.digests)} API key(s) required" if keys
+                                                     else "no API keys (open to every caller that can connect)"),
+               err=True)
+    uvicorn.run(create_app(load_config(), api_keys=keys, limits=limits), host=host, port=port, log_level="info",
+                server_header=False, timeout_keep_alive=5, limit_concurrency=256)
 
 
 COMMANDS = [online, publish_cmd, get_cmd, serve]
