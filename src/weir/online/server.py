@@ -4,7 +4,8 @@
   "entities": [{"user_id": "u1", "merchant_id": "m1"}], "at": null}`` -> ``{"read_ts": ..., "results": [...]}``
   (one result per entity, in order: ``entity`` and per group ``values``, ``found``, ``event_ts``, ``as_of``,
   ``age_s``, ``stale``, ``source_version``; see ``weir.online.client``).
-* ``GET /healthz`` -> ``{"status": "ok", "groups": [...]}``; OpenAPI at ``/openapi.json``, docs at ``/docs``.
+* ``GET /healthz`` -> ``{"status": "ok", "groups": [...]}``; ``GET /metrics``: Prometheus metrics
+  (``weir.metrics``); OpenAPI at ``/openapi.json``, docs at ``/docs``.
 
 Errors carry ``{"detail": message}``: unknown group or feature -> 404, bad entity keys or body -> 422,
 online store unavailable -> 503.
@@ -19,8 +20,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from weir.compute.windows import us_to_datetime
+from weir.metrics import declare_slos, record_served
 from weir.online.client import OnlineClient, parse_at
 from weir.online.errors import FeatureRequestError, OnlineStoreError
+from weir.online.server_metrics import instrument
 from weir.runtime import RuntimeConfig, load_config
 
 STATUS = {"unknown_group": 404, "unknown_feature": 404}
@@ -80,6 +83,9 @@ def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None 
     def features(body: FeatureRequest) -> dict[str, Any]:
         t_us = parse_at(body.at)
         results = online.get_features(body.features, body.entities, at=us_to_datetime(t_us))
+        record_served(results)
         return {"read_ts": us_to_datetime(t_us).isoformat(), "results": [r.to_dict() for r in results]}
 
+    instrument(app)
+    declare_slos(online.groups.values())
     return app
