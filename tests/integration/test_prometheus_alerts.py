@@ -142,7 +142,7 @@ def test_prometheus_scrapes_serve_and_stream_then_fires_when_the_stream_stalls(o
     sel = f'{{group="{g.name}", job="weir-stream"}}'
     served = f'{{group="{g.name}", job="weir-serve"}}'
     # the stream applied every produced event (the oracle: what the test produced) and Prometheus scraped it
-    wait_for(lambda: sum(query(config, f"weir_stream_input_rows_total{sel}").values()) == N_EVENTS, 120,
+    wait_for(lambda: sum(query(config, f"weir_stream_input_rows_total{sel}").values()) == N_EVENTS, 400,
              f"Prometheus to see {N_EVENTS} input rows of the stream")
     wait_for(lambda: query(config, f"weir_stream_consumer_lag{sel}") and
              sum(query(config, f"weir_stream_consumer_lag{sel}").values()) == 0, 60, "lag 0 once all is read")
