@@ -48,6 +48,9 @@ class RuntimeConfig(BaseModel):
     dynamodb_table_prefix: str = "weir_"
     airflow_home: str = ""  # default: <state_dir>/airflow
     airflow_port: int = 8080
+    prometheus_port: int = 9090  # `weir dev prometheus` and its tests
+    metrics_textfile_dir: str = ""  # default: <state_dir>/metrics ; batch steps' metrics for a textfile collector
+    pushgateway_url: str = ""  # a Prometheus Pushgateway for batch steps' metrics; empty: textfile only
 
     @property
     def lake(self) -> str:
@@ -58,6 +61,11 @@ class RuntimeConfig(BaseModel):
     def checkpoints(self) -> str:
         """Root of Structured Streaming checkpoints."""
         return self.checkpoint_path or str(self.state_dir / "checkpoints")
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where batch steps write their ``.prom`` files (node_exporter's textfile collector reads them)."""
+        return Path(self.metrics_textfile_dir) if self.metrics_textfile_dir else self.state_dir / "metrics"
 
     @property
     def airflow_home_dir(self) -> Path:

@@ -4,7 +4,8 @@
   "entities": [{"user_id": "u1", "merchant_id": "m1"}], "at": null}`` -> ``{"read_ts": ..., "results": [...]}``
   (one result per entity, in order: ``entity`` and per group ``values``, ``found``, ``event_ts``, ``as_of``,
   ``age_s``, ``stale``, ``source_version``; see ``weir.online.client``).
-* ``GET /healthz`` -> ``{"status": "ok", "groups": [...]}``; OpenAPI at ``/openapi.json``, docs at ``/docs``.
+* ``GET /healthz`` -> ``{"status": "ok", "groups": [...]}``; ``GET /metrics``: Prometheus metrics
+  (``weir.metrics``); OpenAPI at ``/openapi.json``, docs at ``/docs``.
 
 Errors carry ``{"detail": message}``: unknown group or feature -> 404, any malformed body or value -> 422,
 body over the size bound -> 413, missing or wrong API key -> 401, online store unavailable -> 503. Messages
@@ -28,9 +29,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from weir.compute.windows import us_to_datetime
+from weir.metrics import declare_slos, record_served
 from weir.online.client import OnlineClient, parse_at
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.http_guard import ApiKeyMiddleware, ApiKeys, BodyLimitMiddleware
+from weir.online.server_metrics import instrument
 from weir.runtime import RuntimeConfig, load_config
 
 STATUS = {"unknown_group": 404, "unknown_feature": 404}
@@ -232,6 +235,7 @@ def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None 
     def answer(req: FeatureRequest) -> dict[str, Any]:
         t_us = read_time_us(req.at)
         results = online.get_features(req.features, req.entities, at=us_to_datetime(t_us))
+        record_served(results)
         return {"read_ts": us_to_datetime(t_us).isoformat(), "results": [r.to_dict() for r in results]}
 
     @app.post("/features", response_model=FeatureResponse, openapi_extra={"requestBody": {
@@ -251,6 +255,8 @@ def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None 
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    instrument(app)  # /metrics (behind the API key when keys are set) and per-route latency
+    declare_slos(online.groups.values())
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=keys)  # outermost: checked first
     return app

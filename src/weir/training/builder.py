@@ -295,9 +295,13 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     return TrainingSet(out, lineage)
 
 
-def write_training_set(ts: TrainingSet, path: str, mode: str = "overwrite") -> int:
-    """Write the set as a Delta table at ``path``; its lineage goes to the commit and a ``_weir_lineage.json``."""
+def write_training_set(ts: TrainingSet, path: str, mode: str = "overwrite", config: RuntimeConfig | None = None,
+                       ) -> int:
+    """Write the set as a Delta table at ``path``; its lineage goes to the commit and a ``_weir_lineage.json``,
+    and the versions it pins to ``_weir/training_lineage`` of ``config``'s lake (table maintenance keeps them)."""
     from pathlib import Path
+
+    from weir.maintenance import register_training_set
 
     spark = ts.df.sparkSession
     text = json.dumps(ts.lineage, sort_keys=True, default=str)
@@ -307,4 +311,5 @@ def write_training_set(ts: TrainingSet, path: str, mode: str = "overwrite") -> i
     if "://" not in path:
         Path(path, "_weir_lineage.json").write_text(json.dumps({**ts.lineage, "output_version": version},
                                                                indent=2, sort_keys=True, default=str))
+    register_training_set(spark, config or load_config(), path, version, ts.lineage)
     return version
