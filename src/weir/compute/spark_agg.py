@@ -48,10 +48,6 @@ def spark_type(logical: str) -> T.DataType:
     return _SPARK_TYPES[logical]
 
 
-def source_schema(group: FeatureGroup) -> T.StructType:
-    return T.StructType([T.StructField(c, spark_type(t.value)) for c, t in group.source.columns.items()])
-
-
 def ir_fields(group: FeatureGroup) -> list[tuple[str, T.DataType]]:
     """(IR column, Spark type) for all features of the group."""
     return [(ir_column(f, p.part), spark_type(p.type)) for f in group.features for p in ir_parts(group, f)]
@@ -274,16 +270,6 @@ def merge_aggregations(group: FeatureGroup, features: Sequence[str] | None = Non
         newest = F.col(NEWEST_COL) if condition is None else F.when(condition, F.col(NEWEST_COL))
         out.append(F.max(newest).alias(NEWEST_COL))
     return out
-
-
-def finalize_columns(group: FeatureGroup, features: Sequence[str] | None = None,
-                     names: dict[str, str] | None = None) -> list[Column]:
-    """From a merged IR row to feature values; column named ``names[feature]`` (default: feature name)."""
-    names = names or {}
-    return [
-        _finalize(f, lambda p, f=f: F.col(ir_column(f, p))).alias(names.get(f.name, f.name))  # type: ignore[misc]
-        for f in _features(group, features)
-    ]
 
 
 def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col: str | Column = HOP_COL,
