@@ -1,4 +1,4 @@
-"""``backfill(group, start, end)`` and the daily run: the batch engine over a range of days, in chunks."""
+"""``backfill(spark, group, start, end)`` and the daily run of one day: the batch engine over days, in chunks."""
 
 from __future__ import annotations
 

@@ -280,7 +280,7 @@ def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col:
 
     Every (feature, window) merges only the tiles of its hop whose interval lies in the window at ``t``
     (``tile_end - hop >= floor_h(t) - w`` and ``tile_end - hop < t``); tiles must hold only events
-    ``<= t`` (see ``point_in_time_tiles`` for the head tile). Output columns follow
+    ``<= t`` (``spark_pit.point_in_time_features`` builds the head tile from raw events). Output columns follow
     ``FeatureGroup.output_columns()``, then ``newest_event_ts`` (newest event time <= t seen). ``windows``
     (default the group's, in the same order) may give a window another hop, e.g. ``day_windows``;
     ``conditions`` replaces the rows some windows merge, by output column (e.g. blocks, ``weir.batch.blocks``).
