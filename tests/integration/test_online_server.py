@@ -228,3 +228,14 @@ def test_cli_get_json_prints_exact_values(setup: tuple[RuntimeConfig, Path], mon
         assert body["results"][0]["entity"] == {"user_id": "u1", "shop_id": 7}
     finally:
         load_config.cache_clear()
+
+
+def test_an_age_equal_to_the_ttl_already_gets_the_defaults(setup: tuple[RuntimeConfig, Path]) -> None:
+    """docs/features.md: values while age < online.ttl (7d here); defaults from age == ttl on."""
+    client = OnlineClient(setup[0])
+    expiry = T - timedelta(hours=2) + timedelta(days=7)  # u1's newest event + ttl
+    (before,) = client.get_features("srv_spend", ["u1"], at=expiry - timedelta(microseconds=1))
+    (at_ttl,) = client.get_features("srv_spend", ["u1"], at=expiry)
+    assert before.groups["srv_spend"].found and before.values["txn_count_7d"] == 1
+    assert not at_ttl.groups["srv_spend"].found
+    assert at_ttl.values == {"txn_count_1d": 0, "txn_count_7d": 0, "txn_amount_sum_1d": None}
