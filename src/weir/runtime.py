@@ -152,7 +152,11 @@ def _env_values() -> dict[str, Any]:
 
 
 def build_config(**overrides: Any) -> RuntimeConfig:
-    """Resolve defaults < profile file < ``WEIR_*`` env < explicit ``overrides``."""
+    """Resolve defaults < profile file < ``WEIR_*`` env < explicit ``overrides``.
+
+    >>> config = build_config(lake_path="/tmp/weir-lake", dynamodb_table_prefix="weir_test_")
+    >>> config.table_path("features/user_spend")  # '/tmp/weir-lake/features/user_spend'
+    """
     values = {**_profile_values(), **_env_values(), **overrides}
     if values.get("state_dir"):
         state = Path(values["state_dir"]).resolve()
@@ -166,5 +170,8 @@ def build_config(**overrides: Any) -> RuntimeConfig:
 
 @lru_cache(maxsize=1)
 def load_config() -> RuntimeConfig:
-    """The process-wide config (cached; call ``load_config.cache_clear()`` after changing the environment)."""
+    """The process-wide config (cached; call ``load_config.cache_clear()`` after changing the environment).
+
+    >>> load_config().specs_dir  # WEIR_SPECS_DIR, else feature_specs/ of the checkout
+    """
     return build_config()
