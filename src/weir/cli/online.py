@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import click
@@ -50,15 +51,19 @@ def publish_cmd(group: str, ds: datetime, no_progress: bool) -> None:
 @click.argument("group")
 @click.argument("keys", nargs=-1, required=True)
 @click.option("--at", "at", default=None, help="read time, ISO 8601 (default: now)")
-def get_cmd(group: str, keys: tuple[str, ...], at: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="print exact values as JSON, in the shape of the HTTP server's POST /features response")
+def get_cmd(group: str, keys: tuple[str, ...], at: str | None, as_json: bool) -> None:
     """Show GROUP's features for entities: KEY is a value (single-key groups) or k=v[,k=v] pairs.
 
-    GROUP may also be group:feature_column.
+    GROUP may also be group:feature_column. The table rounds numbers to 4 significant digits for reading;
+    --json prints every value exactly (floats round-trip), with the read time used.
     """
     from rich.console import Console
     from rich.table import Table
 
-    from weir.online.client import OnlineClient
+    from weir.compute.windows import us_to_datetime
+    from weir.online.client import OnlineClient, parse_at
     from weir.online.errors import FeatureRequestError
     from weir.online.keys import coerce_key_text
 
@@ -75,11 +80,16 @@ def get_cmd(group: str, keys: tuple[str, ...], at: str | None) -> None:
                                  for k, v in pairs.items()})
             else:
                 entities.append(coerce_key_text(text, spec.source.columns[spec.key_columns[0]], spec.key_columns[0]))
-        results = client.get_features([group], entities, at=at)
+        read_at = us_to_datetime(parse_at(at))
+        results = client.get_features([group], entities, at=read_at)
     except FeatureRequestError as exc:
         raise click.UsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"read_ts": read_at.isoformat(), "results": [r.to_dict() for r in results]},
+                              indent=2))
+        return
     columns = wanted[name]
-    table = Table(title=f"{name} at {at or 'now'}")  # one row per feature, one column per entity
+    table = Table(title=f"{name} at {read_at.isoformat()}")  # one row per feature, one column per entity
     table.add_column("feature", style="bold")
     for res in results:
         table.add_column(_fmt(res.entity), justify="right")

@@ -1,6 +1,6 @@
 """HTTP feature server: ``create_app(config)`` (FastAPI); ``weir serve --port 8000`` runs it with uvicorn.
 
-* ``POST /features`` ``{"features": ["user_spend", "merchant_risk:merchant_txn_count_count_1d"],
+* ``POST /features`` ``{"features": ["user_spend", "merchant_risk:merchant_txn_count_1d"],
   "entities": [{"user_id": "u1", "merchant_id": "m1"}], "at": null}`` -> ``{"read_ts": ..., "results": [...]}``
   (one result per entity, in order: ``entity`` and per group ``values``, ``found``, ``event_ts``, ``as_of``,
   ``age_s``, ``stale``, ``source_version``; see ``weir.online.client``).
@@ -58,7 +58,7 @@ class FeatureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     features: list[StrictStr] = Field(min_length=1, description="group names or group:feature_column",
-                                      examples=[["user_spend", "merchant_risk:merchant_txn_count_count_1d"]])
+                                      examples=[["user_spend", "merchant_risk:merchant_txn_count_1d"]])
     entities: list[dict[StrictStr, Scalar] | Scalar] = Field(
         min_length=1, description="entity keys: mappings, or scalars for single-key groups",
         examples=[[{"user_id": "u1"}]])

@@ -352,7 +352,11 @@ def kafka_reader(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
 def start_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
                  options: StreamOptions | None = None, store: DynamoOnlineStore | None = None,
                  ) -> tuple[StreamingQuery, BatchProcessor]:
-    """Start the group's query (resuming from its checkpoint) and return it with its batch processor."""
+    """Start the group's query (resuming from its checkpoint) and return it with its batch processor.
+
+    >>> query, processor = start_stream(get_spark(), group, config, StreamOptions(trigger_seconds=30))
+    >>> query.stop()
+    """
     options = options or StreamOptions()
     processor = BatchProcessor(spark, group, config, store)
     processor.store.ensure_table(group.name)
@@ -386,6 +390,9 @@ def run_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
     ``on_batch`` is called with each micro-batch's metrics (the CLI exports them to Prometheus).
     The one failure handled here is Spark's SPARK-55271 (see :func:`is_kafka_metrics_npe`): the query is started
     again from its checkpoint, at most ``max_bug_restarts`` times.
+
+    >>> group = find_spec("user_spend", config.specs_dir)
+    >>> run_stream(get_spark(), group, config, StreamOptions(available_now=True)).last  # drain, then stop
     """
     restarts = 0
     while True:
