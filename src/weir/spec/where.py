@@ -35,6 +35,10 @@ KEYWORDS = frozenset({
     "second", "seconds", "week", "weeks",
 })
 
+#: type names: after AS in a cast, or (date, timestamp) before a string as a typed literal
+TYPE_WORDS = frozenset({"string", "int", "integer", "bigint", "long", "smallint", "tinyint", "double", "float",
+                        "real", "decimal", "boolean", "timestamp", "date", "binary"})
+
 #: words that may stand before ``(`` without being a function call
 OPERATOR_WORDS = frozenset({"and", "or", "not", "in", "is", "like", "ilike", "rlike", "regexp", "between",
                             "when", "then", "else", "case", "escape", "div", "as", "from", "distinct"})
@@ -219,6 +223,10 @@ def _check_names(tokens: list[Token], cols: Mapping[str, str]) -> list[str]:
                         f"unknown column '{tok.text}'{_suggest(low, cols)}; declare it in source.columns")
                 if cols[low] not in used:
                     used.append(cols[low])
+            elif low in TYPE_WORDS and not (low in ("date", "timestamp") and nxt is not None
+                                            and nxt.kind == "string"):
+                raise WhereError(f"'{tok.text}' is a type name here; write CAST(x AS {low}), or a literal like "
+                                 "DATE '2024-01-31' or TIMESTAMP '2024-01-31 12:00:00'")
             elif low not in KEYWORDS:
                 raise WhereError(
                     f"unknown identifier '{tok.text}'{_suggest(low, list(cols) + sorted(KEYWORDS))}; "
