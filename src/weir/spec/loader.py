@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from weir.spec.checks import Loc, semantic_problems
 from weir.spec.errors import SpecError, SpecErrors
 from weir.spec.models import FeatureGroup, _loc_str
-from weir.spec.yaml_limits import MAX_SPEC_BYTES, compose_limited
+from weir.spec.yaml_limits import MAX_SPEC_BYTES, YamlLimitError, compose_limited
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -130,7 +130,8 @@ def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any, list[SpecErro
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
-        return None, None, [SpecError(f"invalid YAML: {e.problem or e}; fix the syntax", file=file, line=line)]
+        msg = str(e.problem) if isinstance(e, YamlLimitError) else f"invalid YAML: {e.problem or e}; fix the syntax"
+        return None, None, [SpecError(msg, file=file, line=line)]
     except yaml.YAMLError as e:
         return None, None, [SpecError(f"invalid YAML: {e}", file=file)]
     return node, data, []
