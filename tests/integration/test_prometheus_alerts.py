@@ -116,7 +116,8 @@ def observed(stack: RuntimeConfig, spark: Any, lake_dir: Path) -> Iterator[Obser
     stop_metrics = metrics.start_metrics_server(metrics_port)
 
     query_obj, processor = start_stream(spark, group, config, StreamOptions(trigger_seconds=1))
-    processor.on_batch = metrics.record_stream_batch
+    processor.on_batch = metrics.record_stream_batch  # as `weir stream --metrics-port` wires it
+    metrics.declare_slos([group])
     monitor = StreamMonitor(config, group.name, group.source.kafka.topic,
                             active_query_progress(spark, f"weir_stream_{group.name}"), interval_s=1).start()
     start_prometheus(config, {"weir-serve": [f"127.0.0.1:{serve_port}"],
