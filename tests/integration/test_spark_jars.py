@@ -113,7 +113,7 @@ def test_two_sessions_start_at_once_from_a_fresh_checkout_despite_a_poisoned_m2(
     home = tmp_path / "home"
     m2 = home / ".m2" / "repository"
     delta, kafka = (p.split(":") for p in spark_packages(weir_config)[:2])
-    _module(m2, *delta, pom=False)  # jar-only, and not Delta's classes: trusting ~/.m2 loses Delta
+    _module(m2, *delta, pom=False)  # jar-only, and not Delta's classes (a stand-in zip)
     _module(m2, *kafka, jar=False)  # pom-only, as Maven leaves them for versions it mediated away
     _module(m2, "org.apache.kafka", "kafka-clients", "3.9.1", pom=False)
     env = {**os.environ, "HOME": str(home), "WEIR_STATE_DIR": str(tmp_path / "state"),
