@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+	$(BIN)/weir jars resolve
 
 up: setup
 	$(BIN)/weir dev up

@@ -59,11 +59,13 @@ class RuntimeConfig(BaseModel):
     spark_shuffle_partitions: int = Field(4, description="`spark.sql.shuffle.partitions` of Weir's sessions.",
                                           examples=[200])
     spark_ivy_dir: str = Field(
-        "", description="Ivy cache for the Delta and Kafka-connector jars Spark resolves. "
-                        "Empty: `~/.ivy2.5.2` (Spark's own cache).",
+        "", description="Download cache of `weir jars resolve` (Ivy), which fetches the Delta and "
+                        "Kafka-connector jars once into `<state_dir>/jars/spark`; share it between checkouts. "
+                        "Empty: `<state_dir>/jars/ivy`.",
         examples=["/shared/ivy"])
     maven_repo: str = Field("https://repo1.maven.org/maven2",
-                            description="Maven repository Spark resolves its jars from (after `~/.m2`).",
+                            description="The only Maven repository Spark's jars are resolved from "
+                                        "(`~/.m2` is never read).",
                             examples=["https://maven.internal/maven2"])
     spark_extra_packages: str = Field(
         "", description="Comma-separated Maven coordinates added to Spark's packages (e.g. for S3 access).",

@@ -42,6 +42,7 @@ import pytest
 
 from weir.devstack.process import free_port
 from weir.runtime import RuntimeConfig, build_config, load_config
+from weir.spark_jars import ivy_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]  # the fixture runs the whole backfill
 
@@ -109,7 +110,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, weir_config: RuntimeConfig
         "WEIR_DYNAMODB_TABLE_PREFIX": f"weir_bf{uuid.uuid4().hex[:6]}_",
         "WEIR_AIRFLOW_HOME": str(tmp / "airflow"),
         "WEIR_AIRFLOW_PORT": str(free_port()),
-        "WEIR_SPARK_IVY_DIR": weir_config.spark_ivy_dir or str(Path.home() / ".ivy2.5.2"),
+        "WEIR_SPARK_IVY_DIR": str(ivy_home(weir_config)),  # the download cache the session filled
         # only the backfill's runs: no scheduled run of "yesterday", and the DAG needs no unpausing
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",

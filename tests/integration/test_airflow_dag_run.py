@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from weir.runtime import RuntimeConfig, build_config, load_config
+from weir.spark_jars import ivy_home
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,7 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory, weir_config: RuntimeCo
         "WEIR_STATE_DIR": str(tmp / "state"),
         "WEIR_SPECS_DIR": str(ROOT / "feature_specs"),
         "WEIR_DYNAMODB_TABLE_PREFIX": f"weir_af{uuid.uuid4().hex[:6]}_",
-        "WEIR_SPARK_IVY_DIR": weir_config.spark_ivy_dir or str(Path.home() / ".ivy2.5.2"),
+        "WEIR_SPARK_IVY_DIR": str(ivy_home(weir_config)),  # the download cache the session filled
     }
     for k, v in env.items():
         mp.setenv(k, v)

@@ -21,7 +21,7 @@ from weir.pipeline import (
     record_step,
     run_ts_us,
 )
-from weir.runtime import build_config
+from weir.runtime import RuntimeConfig, build_config
 from weir.spec import SpecError, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,14 +47,29 @@ def test_doc_md_lists_every_output_column_and_the_spec_file() -> None:
 
 def test_spark_submit_command_uses_the_configured_master_and_packages(tmp_path: Path) -> None:
     config = build_config(state_dir=tmp_path, spark_master="spark://master:7077")
+    resolved = _plant_resolved_jars(config)
     cmd = spark_submit_command(config, "run_day", ["--group", "g", "--ds", "2026-01-02"], binary="spark-submit")
     assert cmd[:3] == ["spark-submit", "--master", "spark://master:7077"]
-    packages = cmd[cmd.index("--packages") + 1]
-    assert "io.delta:delta-spark" in packages and "spark-sql-kafka" in packages
-    assert any(c.startswith("spark.jars.ivySettings=") for c in cmd)
+    jars = cmd[cmd.index("--jars") + 1]
+    assert "io.delta__delta-spark" in jars and "spark-sql-kafka" in jars
+    assert jars.split(",") == [str(j) for j in resolved]  # the same files a session gets: no Ivy in the task
+    assert "--packages" not in cmd and not any("ivySettings" in c for c in cmd)
     assert cmd[-5:] == [str(config.project_root / "jobs" / "run_day.py"), "--group", "g", "--ds", "2026-01-02"]
     with pytest.raises(ValueError, match="unknown Weir job"):
         spark_submit_command(config, "nope", [], binary="x")
+
+
+def _plant_resolved_jars(config: RuntimeConfig) -> list[Path]:
+    """What ``weir jars resolve`` leaves (empty stand-in files named as Ivy names them), so no network is needed."""
+    from weir.spark_jars import MANIFEST, jars_dir, spark_packages
+
+    directory = jars_dir(config)
+    directory.mkdir(parents=True)
+    names = [f"{p.split(':')[0]}__{p.split(':')[1]}-{p.split(':')[2]}.jar" for p in spark_packages(config)]
+    for name in names:
+        (directory / name).write_bytes(b"")
+    (directory / MANIFEST).write_text("".join(f"{n}\n" for n in names))
+    return [directory / n for n in names]
 
 
 def test_job_main_prints_the_summary_and_maps_failures_to_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

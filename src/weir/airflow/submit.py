@@ -37,16 +37,19 @@ def job_script(config: RuntimeConfig, job: str) -> Path:
 
 def spark_submit_command(config: RuntimeConfig, job: str, args: list[str], app_name: str | None = None,
                          binary: str | None = None) -> list[str]:
-    """``spark-submit --master <config> --packages <Delta, Kafka> ... jobs/<job>.py <args>``."""
-    from weir.spark import spark_packages, write_ivy_settings
+    """``spark-submit --master <config> --jars <Delta, Kafka> ... jobs/<job>.py <args>``.
+
+    The same resolved jar files as :func:`weir.spark.get_spark` (resolved first if missing), so a task never
+    runs Ivy and parallel tasks share nothing mutable.
+    """
+    from weir.spark_jars import spark_jars
 
     return [
         binary or spark_submit_binary(),
         "--master", config.spark_master,
         "--name", app_name or f"weir-{job}",
         "--driver-memory", config.spark_driver_memory,
-        "--packages", ",".join(spark_packages(config)),
-        "--conf", f"spark.jars.ivySettings={write_ivy_settings(config)}",
+        "--jars", ",".join(str(j) for j in spark_jars(config)),
         "--conf", "spark.sql.session.timeZone=UTC",
         "--conf", f"spark.ui.enabled={str(config.spark_ui).lower()}",
         "--conf", "spark.ui.showConsoleProgress=false",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from weir.batch.conflicts import retry_on_conflict
 from weir.batch.engine import RangeResult, compute_range
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import FeatureGroup
@@ -24,6 +25,7 @@ class BackfillSummary:
     run_id: str
     chunks: list[RangeResult] = field(default_factory=list)
     seconds: float = 0.0
+    conflicts_retried: int = 0  # chunks computed again after losing a commit to a concurrent run of the group
 
     @property
     def events(self) -> int:
@@ -93,13 +95,23 @@ def backfill(spark: SparkSession, group: FeatureGroup, start: date, end: date, c
                       TextColumn("days"), TimeElapsedColumn()) as bar:
             task = bar.add_task(f"backfill {group.name}", total=(end - start).days + 1)
             for first, last in chunks:
-                summary.chunks.append(compute_range(spark, group, config, first, last, summary.run_id))
+                summary.chunks.append(_compute_chunk(spark, group, config, first, last, summary))
                 bar.advance(task, (last - first).days + 1)
     else:
         for first, last in chunks:
-            summary.chunks.append(compute_range(spark, group, config, first, last, summary.run_id))
+            summary.chunks.append(_compute_chunk(spark, group, config, first, last, summary))
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _compute_chunk(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date, last: date,
+                   summary: BackfillSummary) -> RangeResult:
+    """One chunk, computed again if a concurrent run of the group wins a commit (the chunk replaces its days)."""
+    def count(_: BaseException) -> None:
+        summary.conflicts_retried += 1
+
+    return retry_on_conflict(lambda: compute_range(spark, group, config, first, last, summary.run_id),
+                             group.name, first, last, on_retry=count)
 
 
 def run_day(spark: SparkSession, group: FeatureGroup, ds: date, config: RuntimeConfig | None = None,

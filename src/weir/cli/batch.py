@@ -25,6 +25,7 @@ def parse_date(value: str, option: str) -> date:
 def backfill_cmd(group: str, start: str, end: str, chunk_days: int) -> None:
     """Compute GROUP's tiles and feature rows for every day START..END from its Delta source."""
     from weir.batch import SourceSchemaError, backfill
+    from weir.batch.conflicts import ConcurrentRunError
     from weir.spark import get_spark
 
     g = load_group(group)
@@ -34,7 +35,7 @@ def backfill_cmd(group: str, start: str, end: str, chunk_days: int) -> None:
     try:
         summary = backfill(get_spark(f"weir-backfill-{g.name}"), g, first, last, load_config(),
                            chunk_days=chunk_days, progress=True)
-    except SourceSchemaError as exc:
+    except (SourceSchemaError, ConcurrentRunError) as exc:
         raise click.ClickException(str(exc)) from None
     for line in summary.lines():
         click.echo(line)
@@ -46,12 +47,13 @@ def backfill_cmd(group: str, start: str, end: str, chunk_days: int) -> None:
 def run_cmd(group: str, ds: str) -> None:
     """The daily (incremental) run of GROUP for one day: that day's events plus the stored tiles."""
     from weir.batch import SourceSchemaError, run_day
+    from weir.batch.conflicts import ConcurrentRunError
     from weir.spark import get_spark
 
     g = load_group(group)
     try:
         summary = run_day(get_spark(f"weir-run-{g.name}"), g, parse_date(ds, "--date"), load_config())
-    except SourceSchemaError as exc:
+    except (SourceSchemaError, ConcurrentRunError) as exc:
         raise click.ClickException(str(exc)) from None
     for line in summary.lines():
         click.echo(line)
