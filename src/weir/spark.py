@@ -84,6 +84,13 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
         .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(config.state_dir / "derby"))
     )
     builder = builder.config("spark.jars.ivySettings", str(write_ivy_settings(config)))
+    # catalog (weir.catalog): the team's metastore when configured, else the in-memory one, attached below
+    if config.catalog_metastore_uri:
+        builder = builder.enableHiveSupport().config("spark.hadoop.hive.metastore.uris", config.catalog_metastore_uri)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    if not config.catalog_metastore_uri:
+        from weir.catalog import attach
+
+        attach(spark, config)
     return spark
