@@ -195,7 +195,8 @@ def register(spark: SparkSession, groups: Iterable[FeatureGroup], config: Runtim
 
 def attach(spark: SparkSession, config: RuntimeConfig | None = None) -> list[CatalogEntry]:
     """Re-create the entries of every existing Weir table in this session's catalog (no Delta writes): what a
-    local session needs, since Spark's in-memory catalog starts empty. A broken spec dir only logs a warning."""
+    local session needs, since Spark's in-memory catalog starts empty. A broken spec dir or an unreadable
+    table only logs a warning: the session still starts."""
     from weir.spec import SpecError, load_specs
 
     config = config or load_config()
@@ -204,4 +205,18 @@ def attach(spark: SparkSession, config: RuntimeConfig | None = None) -> list[Cat
     except SpecError as exc:
         log.warning("catalog: specs in %s not loaded (%s); feature tables not attached", config.specs_dir, exc)
         groups = []
-    return register(spark, groups, config, describe=False)
+    entries = [e for g in groups for e in group_entries(config, g)]
+    try:
+        entries += [CatalogEntry(table_name(config, "training", training_set_name(p)), p, "training")
+                    for p in written_training_sets(config)]
+    except Exception as exc:  # the lineage table unreadable: feature tables still attach
+        log.warning("catalog: training sets not attached (lineage table unreadable): %s", exc)
+    done = []
+    for entry in entries:
+        try:
+            if _delta_exists(entry.path):
+                _ensure_entry(spark, entry)
+                done.append(entry)
+        except Exception as exc:  # one unreadable table must not stop a session from starting
+            log.warning("catalog: %s not attached (%s): %s", entry.name, entry.path, exc)
+    return done
