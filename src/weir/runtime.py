@@ -99,6 +99,14 @@ class RuntimeConfig(BaseModel):
     pushgateway_url: str = Field(
         "", description="A Prometheus Pushgateway that batch steps also push their metrics to. Empty: textfile "
                         "only.", examples=["http://pushgateway:9091"])
+    catalog_database: str = Field(
+        "weir", description="Catalog namespace of Weir's tables: feature tables `<db>.<group>`, tile tables "
+                            "`<db>_tiles.<group>`, training sets `<db>_training.<name>` (`weir catalog register`).",
+        examples=["main.weir"])
+    catalog_metastore_uri: str = Field(
+        "", description="The team's Hive-compatible metastore (Spark's `hive.metastore.uris`), where catalog "
+                        "entries persist. Empty: Spark's in-memory catalog, re-attached at each session start.",
+        examples=["thrift://metastore.internal:9083"])
 
     @property
     def lake(self) -> str:

@@ -46,8 +46,15 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
         .config("spark.sql.warehouse.dir", str(config.state_dir / "spark-warehouse"))
         .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(config.state_dir / "derby"))
     )
+    # catalog (weir.catalog): the team's metastore when configured, else the in-memory one, attached below
+    if config.catalog_metastore_uri:
+        builder = builder.enableHiveSupport().config("spark.hadoop.hive.metastore.uris", config.catalog_metastore_uri)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    if not config.catalog_metastore_uri:
+        from weir.catalog import attach
+
+        attach(spark, config)
     return spark
 
 

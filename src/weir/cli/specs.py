@@ -62,15 +62,20 @@ def describe(group: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from weir.batch.tables import features_path, tiles_path
+    from weir.catalog import table_name
     from weir.compute.windows import feature_windows, format_duration_us
 
     g = load_group(group)
+    config = load_config()
     console = Console()
     console.print(f"[bold]{g.name}[/bold]  {g.description}")
     console.print(f"owner {g.owner}  entity {g.entity.name} keys {g.key_columns}  schedule {g.schedule}  "
                   f"online ttl {g.online.ttl}  spec {g.path}")
     console.print(f"source delta={g.source.delta} kafka={g.source.kafka.topic if g.source.kafka else None} "
                   f"event_time={g.event_time}")
+    console.print(f"tables {table_name(config, 'features', g.name)} ({features_path(config, g.name)}), "
+                  f"{table_name(config, 'tiles', g.name)} ({tiles_path(config, g.name)})", soft_wrap=True)
     table = Table("column", "aggregation", "of", "window", "hop", "where")
     for w in feature_windows(g):
         f = w.feature

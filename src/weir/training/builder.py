@@ -50,6 +50,14 @@ class TrainingSet:
     df: DataFrame
     lineage: dict[str, Any] = field(default_factory=dict)
 
+    def to_arrow(self) -> Any:
+        """The rows as a ``pyarrow.Table`` (collected to the driver; timestamps ``timestamp[us, UTC]``)."""
+        return self.df.toArrow()
+
+    def to_pandas(self) -> Any:
+        """The rows as a pandas DataFrame, through Arrow (the same types ``read_training_set`` returns)."""
+        return self.to_arrow().to_pandas()
+
 
 def _default(group: FeatureGroup, column: str) -> Any:
     feature = next(c.feature for c in group.output_columns() if c.name == column)
