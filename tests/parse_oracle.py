@@ -47,6 +47,17 @@ def _as_float32(x: float) -> float:
         return math.inf
 
 
+def _fits(kind: str, v: Any) -> bool:
+    """A JSON value of the declared type (JSON true/false is not a number)."""
+    if kind == "string":
+        return isinstance(v, str)
+    if isinstance(v, bool):
+        return False
+    if kind in ("double", "float"):
+        return isinstance(v, int | float)
+    return isinstance(v, int) and -2**63 <= v < 2**63  # long
+
+
 def expected_codes(group: Any, value: bytes, now: datetime) -> set[str]:
     """The codes of the rules ``value`` breaks for a group of string keys, string/double/float/long columns."""
     try:
@@ -76,12 +87,7 @@ def expected_codes(group: Any, value: bytes, now: datetime) -> set[str]:
             continue
         if v is None:
             continue
-        kind = ctype.value
-        if kind == "string" and not isinstance(v, str):
-            codes.add("wrong_type")
-        elif kind in ("double", "float") and (isinstance(v, bool) or not isinstance(v, int | float)):
-            codes.add("wrong_type")
-        elif kind == "long" and (isinstance(v, bool) or not isinstance(v, int) or not -2**63 <= v < 2**63):
+        if not _fits(ctype.value, v):
             codes.add("wrong_type")
     if codes:
         return codes

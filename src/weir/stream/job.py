@@ -22,6 +22,12 @@ and an event of batch ``b`` is *late* when ``event_ts < H(b-1) - source.allowed_
 fixed once batch ``b-1`` committed, so a replay of ``b`` classifies exactly as the first attempt. Late events
 are written to ``late/<group>`` with the reason and to ``events/<group>`` with ``late = true`` (batch reruns
 may still use them), but they are not merged online. Without ``allowed_lateness`` nothing is late.
+
+Rejected records (:mod:`weir.stream.parse`: malformed, non-finite, a key too long for DynamoDB, an event time
+beyond the batch time + ``source.max_future``; :mod:`weir.stream.dedup`: copies by ``source.event_id``) go to
+``deadletter/<group>`` and are counted by reason code in the metrics (``drops``); they never reach the event
+log, the high-water mark or the online store. The batch time is ``current_timestamp()`` in the streaming plan,
+which Spark fixes per batch id in its offset log, so a replay rejects exactly what the first attempt did.
 """
 
 from __future__ import annotations
