@@ -136,7 +136,7 @@ def _payload(draw: st.DrawFn) -> bytes:
     return text.encode("utf-8", errors="surrogatepass")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(payloads=st.lists(_payload(), min_size=1, max_size=40))
 def test_fuzz_every_record_is_valid_or_dead_lettered(spark: Any, payloads: list[bytes]) -> None:
     rows = parse(spark, payloads)

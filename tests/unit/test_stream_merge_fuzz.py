@@ -4,6 +4,7 @@ no crash, and the values read equal the plain-Python oracle (tests/oracle.py).""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +40,7 @@ def test_merging_hostile_batches_equals_the_oracle(events: list[dict[str, Any]],
     layout = GroupLayout(GROUP)
     bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
     items: dict[str, list[dict[str, Any]]] = {}
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         for k, tiles in _batch_tiles(events[lo:hi]).items():
             items[k], _ = merge_item_tiles(layout, items.get(k, []), tiles)
     t = max(e["ts"] for e in events) + timedelta(minutes=1)

@@ -230,10 +230,10 @@ class BatchProcessor:
         watermark = None if (prev_hwm is None or lateness is None) else prev_hwm - lateness
 
         now = F.col(BATCH_TS_COL) if BATCH_TS_COL in batch_df.columns else None
-        parsed = parse_records(batch_df, group, now).persist()
-        checked = parsed
+        base = parse_records(batch_df, group, now).persist()
+        checked = base
         if group.source.event_id is not None:
-            checked = mark_duplicates(self.spark, parsed, group, events_path(self.config, group.name),
+            checked = mark_duplicates(self.spark, base, group, events_path(self.config, group.name),
                                       query_id, batch_id).persist()
         is_valid = F.col(REASON_COL).isNull()
         late = F.lit(False) if watermark is None else (F.col(_EVENT_US) < F.lit(watermark))
@@ -302,7 +302,7 @@ class BatchProcessor:
             _fault(batch_id, "after_online")
         finally:
             checked.unpersist()
-            parsed.unpersist()
+            base.unpersist()
 
         finished = datetime.now(UTC)
         seconds = time.perf_counter() - began
