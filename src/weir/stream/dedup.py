@@ -46,6 +46,8 @@ def _logged_ids(spark: SparkSession, days: list[date], group: FeatureGroup, log_
     parts = sorted({d for day in days for d in (day, day + timedelta(days=1))})
     mine_now_or_later = (F.col(QUERY_COL) == F.lit(query_id)) & (F.col(BATCH_COL) >= F.lit(batch_id))
     log = spark.read.format("delta").load(log_path)
+    if eid not in log.columns:  # a log written before the column was declared holds no ids to match
+        return None
     return (log.where(F.col(PARTITION_COL).isin(parts) & ~mine_now_or_later)
             .select(F.col(eid).alias(_SEEN_ID), event_day(F.col(et)).alias(_SEEN_DAY))
             .where(F.col(_SEEN_DAY).isin(days)).distinct().withColumn(_SEEN, F.lit(True)))
