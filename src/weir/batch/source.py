@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from weir.batch.tables import source_path, table_exists
+from weir.compute.event_rules import Check, combine, copy_rank, event_day, typed_checks
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
@@ -77,13 +78,49 @@ def check_source_schema(group: FeatureGroup, df: DataFrame, path: str) -> None:
             + "\n  - ".join(problems) + "\nFix the spec's source.columns or the table, then rerun.")
 
 
+def classify(rows: DataFrame, group: FeatureGroup) -> DataFrame:
+    """The declared columns of source ``rows`` and ``reason`` (NULL for an event; else why it is rejected).
+
+    Not events: a NULL event time or key, and what breaks a rule shared with the stream
+    (:mod:`weir.compute.event_rules`: non-finite numbers, a key too long for DynamoDB, an event time beyond
+    now + ``source.max_future``, a missing event id). With ``source.event_id``, copies of an event (same id
+    and event day) are rejected as duplicates but the first (``event_rules.dedup_order``).
+    """
+    from pyspark.sql import functions as F
+
+    ts = F.col(group.event_time)
+    key_null = F.lit(False)
+    for k in group.key_columns:
+        key_null = key_null | F.col(k).isNull()
+    checks = [Check("missing_event_time", ts.isNull(), F.lit(f"null event time ({group.event_time})")),
+              Check("missing_key", key_null, F.lit(f"null key ({', '.join(group.key_columns)})")),
+              *typed_checks(group, F.current_timestamp())]
+    reason, _ = combine(checks)
+    out = rows.select(*group.source.columns, reason.alias(REASON_COL))
+    eid = group.source.event_id
+    if eid is None:
+        return out
+    valid = F.col(REASON_COL).isNull()
+    duplicate = valid & (copy_rank(group, among=valid) > F.lit(1))
+    text = F.concat(F.lit(f"duplicate event id {eid} "), F.col(eid).cast("string"), F.lit(" on event day "),
+                    event_day(ts).cast("string"), F.lit(": an earlier copy is kept"))
+    return out.select(*group.source.columns, F.when(duplicate, text).otherwise(F.col(REASON_COL)).alias(REASON_COL))
+
+
+def valid_events(rows: DataFrame, group: FeatureGroup) -> DataFrame:
+    """The events of source ``rows`` (:func:`classify`'s rejects left out): what training sets read."""
+    from pyspark.sql import functions as F
+
+    return classify(rows, group).where(F.col(REASON_COL).isNull()).drop(REASON_COL)
+
+
 def read_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date, last: date,
                 ) -> SourceSlice:
     """Events with event time in (first 00:00, (last + 1) 00:00] (the tiles ending in days first..last).
 
-    Rows with a NULL key or NULL event time are not events: they go to ``rejected`` with the reason. A NULL
-    event time cannot be placed in a day by itself; such rows are attributed to the range through the source's
-    ``ds`` column when it has one (else every run reports them again, which is harmless for an overwrite).
+    Rows :func:`classify` rejects are not events: they go to ``rejected`` with the reason. A NULL event time
+    cannot be placed in a day by itself; such rows are attributed to the range through the source's ``ds`` column
+    when it has one (else every run reports them again, which is harmless for an overwrite).
     """
     from pyspark.sql import functions as F
 
@@ -98,16 +135,9 @@ def read_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
     ts = F.col(group.event_time)
     lo, hi = day_start(first), run_time(last)
     in_range = (ts > F.lit(lo)) & (ts <= F.lit(hi))
-    key_null = None
-    for k in group.key_columns:
-        cond = F.col(k).isNull()
-        key_null = cond if key_null is None else (key_null | cond)
-    assert key_null is not None
-    declared = list(group.source.columns)
     null_ts = ts.isNull()
     if "ds" in raw.columns:
         null_ts = null_ts & (F.col("ds") >= F.lit(first)) & (F.col("ds") <= F.lit(last))
-    reason = (F.when(ts.isNull(), F.lit(f"null event time ({group.event_time})"))
-              .when(key_null, F.lit(f"null key ({', '.join(group.key_columns)})")))
-    # One scan: in-range rows (valid or with a null key) and the null-event-time rows of the range.
-    return SourceSlice(raw.where(in_range | null_ts).select(*declared, reason.alias(REASON_COL)))
+    # One scan: in-range rows (events or rejects) and the null-event-time rows of the range. Copies of an event
+    # share its event time, so they are in the same range (dedup needs nothing outside it).
+    return SourceSlice(classify(raw.where(in_range | null_ts), group))

@@ -131,11 +131,25 @@ class Source(_Strict):
     event_time: str
     columns: dict[str, _ColumnTypeIn] = Field(min_length=1)
     allowed_lateness: str | None = None
+    # events whose time is beyond processing time + max_future are rejected (a producer's clock bug must not
+    # move the stream's high-water mark); 1h like Kafka's log.message.timestamp.after.max.ms (KIP-937)
+    max_future: str = "1h"
+    # a column naming each event uniquely: copies (retries, redeliveries) are counted once
+    event_id: str | None = None
 
-    @field_validator("allowed_lateness", mode="before")
+    @field_validator("allowed_lateness", "max_future", mode="before")
     @classmethod
     def _lateness(cls, v: Any) -> Any:
         return None if v is None else _canonical_duration(v)
+
+    @field_validator("event_id")
+    @classmethod
+    def _event_id(cls, v: str | None, info: Any) -> str | None:
+        columns = info.data.get("columns")
+        if v is not None and columns is not None and v not in columns:
+            raise ValueError(f"event_id column '{v}' is not declared in source.columns ({', '.join(columns)}); "
+                             f"declare it there or fix the name")
+        return v
 
     @model_validator(mode="after")
     def _has_source(self) -> Source:
@@ -146,6 +160,10 @@ class Source(_Strict):
     @property
     def allowed_lateness_us(self) -> int | None:
         return None if self.allowed_lateness is None else parse_duration_us(self.allowed_lateness)
+
+    @property
+    def max_future_us(self) -> int:
+        return parse_duration_us(self.max_future)
 
 
 class Bounds(_Strict):

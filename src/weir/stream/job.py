@@ -22,6 +22,12 @@ and an event of batch ``b`` is *late* when ``event_ts < H(b-1) - source.allowed_
 fixed once batch ``b-1`` committed, so a replay of ``b`` classifies exactly as the first attempt. Late events
 are written to ``late/<group>`` with the reason and to ``events/<group>`` with ``late = true`` (batch reruns
 may still use them), but they are not merged online. Without ``allowed_lateness`` nothing is late.
+
+Rejected records (:mod:`weir.stream.parse`: malformed, non-finite, a key too long for DynamoDB, an event time
+beyond the batch time + ``source.max_future``; :mod:`weir.stream.dedup`: copies by ``source.event_id``) go to
+``deadletter/<group>`` and are counted by reason code in the metrics (``drops``); they never reach the event
+log, the high-water mark or the online store. The batch time is ``current_timestamp()`` in the streaming plan,
+which Spark fixes per batch id in its offset log, so a replay rejects exactly what the first attempt did.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +45,9 @@ from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
 from weir.runtime import RuntimeConfig
 from weir.spec.models import ColumnType, FeatureGroup
+from weir.stream.dedup import mark_duplicates
 from weir.stream.merge import GroupLayout
-from weir.stream.parse import KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
+from weir.stream.parse import CODES_COL, KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
 from weir.stream.tables import (
     checkpoint_path,
     deadletter_path,
@@ -63,6 +70,7 @@ BATCH_COL = "batch_id"
 QUERY_COL = "query_id"
 PARTITION_COL = "ds"
 _EVENT_US = "_event_us"
+BATCH_TS_COL = "_weir_batch_ts"  # the micro-batch's timestamp from the offset log (the same on a replay)
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class BatchMetrics:
     high_water_mark: datetime | None  # max valid event time of this and all previous batches
     watermark: datetime | None  # events older than this were late in this batch
     events_version: int | None
+    drops: dict[str, int] = field(default_factory=dict)  # records kept out of events/online, by reason code
 
     def line(self) -> str:
         fresh = "-" if self.freshness_s is None else f"{self.freshness_s:,.1f}s"
@@ -109,7 +118,7 @@ METRICS_SCHEMA = (
     "group string, query_id string, batch_id long, started_at timestamp, finished_at timestamp, seconds double, "
     "input_rows long, valid_rows long, dead_lettered long, late long, rows_per_s double, entities_written long, "
     "entities_skipped_replay long, write_conflicts long, newest_event_ts timestamp, freshness_s double, "
-    "high_water_mark timestamp, watermark timestamp, events_version long")
+    "high_water_mark timestamp, watermark timestamp, events_version long, drops map<string,bigint>")
 
 
 def _us_to_dt(us: int | None) -> datetime | None:
@@ -204,9 +213,12 @@ class BatchProcessor:
         return None if not other or other[0][0] is None else int(other[0][0])
 
     # ---------------------------------------------------------------------------------------- writes
-    def _append(self, df: DataFrame, path: str, batch_id: int, partition: bool = False) -> None:
+    def _append(self, df: DataFrame, path: str, batch_id: int, partition: bool = False,
+                merge_schema: bool = False) -> None:
         writer = (df.write.format("delta").mode("append").option("txnAppId", self.app_id)
                   .option("txnVersion", str(batch_id)))
+        if merge_schema:  # tables written by an earlier version lack the newer columns
+            writer = writer.option("mergeSchema", "true")
         if partition:
             writer = writer.partitionBy(PARTITION_COL)
         writer.save(path)
@@ -229,10 +241,16 @@ class BatchProcessor:
         lateness = group.source.allowed_lateness_us
         watermark = None if (prev_hwm is None or lateness is None) else prev_hwm - lateness
 
-        parsed = parse_records(batch_df, group).withColumn(_EVENT_US, F.unix_micros(F.col(et)))
+        now = F.col(BATCH_TS_COL) if BATCH_TS_COL in batch_df.columns else None
+        base = parse_records(batch_df, group, now).persist()
+        checked = base
+        if group.source.event_id is not None:
+            checked = mark_duplicates(self.spark, base, group, events_path(self.config, group.name),
+                                      query_id, batch_id).persist()
         is_valid = F.col(REASON_COL).isNull()
         late = F.lit(False) if watermark is None else (F.col(_EVENT_US) < F.lit(watermark))
-        parsed = parsed.withColumn(LATE_COL, is_valid & late).persist()
+        parsed = checked.withColumn(_EVENT_US, F.unix_micros(F.col(et))).withColumn(LATE_COL, is_valid & late)
+        drops: dict[str, int] = {}
         try:
             stats = parsed.agg(
                 F.count(F.lit(1)), F.count(F.when(~is_valid, 1)), F.count(F.when(F.col(LATE_COL), 1)),
@@ -246,8 +264,10 @@ class BatchProcessor:
             if n_bad:
                 bad = parsed.where(~is_valid).select(
                     VALUE_BIN, VALUE_STR, *KAFKA_META, REASON_COL, *tag,
-                    F.current_timestamp().alias("dead_lettered_at"))
-                self._append(bad, deadletter_path(self.config, group.name), batch_id)
+                    F.current_timestamp().alias("dead_lettered_at"), CODES_COL)
+                self._append(bad, deadletter_path(self.config, group.name), batch_id, merge_schema=True)
+                drops = {r[0]: int(r[1]) for r in parsed.where(~is_valid).select(
+                    F.explode(CODES_COL)).groupBy("col").count().collect()}
             declared = list(group.source.columns)
             if n_late:
                 late_rows = parsed.where(F.col(LATE_COL)).select(
@@ -279,8 +299,10 @@ class BatchProcessor:
                     d = row.asDict()
                     try:
                         pk = entity_pk(group, {k: d.pop(k) for k in group.key_columns})
-                    except FeatureRequestError:
-                        continue  # keys DynamoDB cannot store; the parser already dead-letters empty keys
+                    except FeatureRequestError as exc:  # the parser dead-letters such keys: never expected
+                        log.warning("stream %s batch %s: entity not written online: %s", group.name, batch_id, exc)
+                        drops["key_unwritable"] = drops.get("key_unwritable", 0) + 1
+                        continue
                     by_pk.setdefault(pk, []).append(
                         {k: (bytes(v) if isinstance(v, bytearray | memoryview) else v) for k, v in d.items()
                          if v is not None})
@@ -291,7 +313,8 @@ class BatchProcessor:
                 phases["tiles"], phases["online"] = t_tiles - t_events, time.perf_counter() - t_tiles
             self._stage(batch_id, "after_online")
         finally:
-            parsed.unpersist()
+            checked.unpersist()
+            base.unpersist()
 
         finished = datetime.now(UTC)
         seconds = time.perf_counter() - began
@@ -300,10 +323,11 @@ class BatchProcessor:
             group.name, query_id, batch_id, started, finished, seconds, n_in, n_in - n_bad, n_bad, n_late,
             n_in / seconds if seconds > 0 else 0.0, written, skipped, conflicts, newest_dt,
             None if newest_dt is None else (finished - newest_dt).total_seconds(),
-            _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version)
+            _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version, drops)
         metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
         t_metrics = time.perf_counter()
-        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), metrics_path(self.config), batch_id)
+        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), metrics_path(self.config), batch_id,
+                     merge_schema=True)
         phases["metrics"] = time.perf_counter() - t_metrics
         self._hwm = (batch_id, None if hwm is None else int(hwm))
         self.last = m
@@ -363,7 +387,11 @@ def start_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
     options = options or StreamOptions()
     processor = BatchProcessor(spark, group, config, store, on_stage)
     processor.store.ensure_table(group.name)
-    writer = (kafka_reader(spark, group, config, options).writeStream
+    from pyspark.sql import functions as F
+
+    # current_timestamp() in the streaming plan is the batch timestamp of Spark's offset log: fixed per batch id
+    source = kafka_reader(spark, group, config, options).withColumn(BATCH_TS_COL, F.current_timestamp())
+    writer = (source.writeStream
               .queryName(f"weir_stream_{group.name}")
               .option("checkpointLocation", checkpoint_path(config, group.name))
               .foreachBatch(processor))

@@ -29,11 +29,13 @@ def topic_of(group: FeatureGroup) -> str:
 
 
 def make_producer(config: RuntimeConfig) -> KafkaProducer:
+    """An idempotent producer: the broker drops a retried batch it already wrote (producer id + sequence
+    numbers), so a lost ack never puts an event on the topic twice; ``acks=all`` so no acked write is lost."""
     from kafka import KafkaProducer
 
     return KafkaProducer(bootstrap_servers=config.kafka_bootstrap_servers.split(","),
                          security_protocol=config.kafka_security_protocol, acks="all", linger_ms=20,
-                         retries=5)
+                         retries=5, enable_idempotence=True, max_in_flight_requests_per_connection=5)
 
 
 def _encode(group: FeatureGroup, record: Record) -> tuple[bytes | None, bytes]:

@@ -208,10 +208,9 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     src, src_version, source = _source(spark, group, config, versions)
 
     def all_events() -> DataFrame:
-        events = _read(spark, src, src_version)
-        for k in group.key_columns:
-            events = events.where(F.col(k).isNotNull())
-        return events
+        from weir.batch.source import valid_events
+
+        return valid_events(_read(spark, src, src_version), group)  # the batch engine's rules and dedup
 
     read: dict[str, int | None] = {src: src_version}
     stored = _stored_state(group, config, all_events, source, versions, read)
