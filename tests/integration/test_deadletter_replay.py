@@ -45,9 +45,11 @@ def test_replay_is_exactly_once_and_keeps_the_audit_trail(stack: RuntimeConfig, 
              "event_ts": events[-1]["event_ts"] - timedelta(minutes=10)}
     dl = spark.read.format("delta").load(dl_path)
     value = json.dumps(wire(fixed)).encode()
-    planted = spark.createDataFrame([(value, value.decode(), "old-topic", 0, 7_777, fixed["event_ts"],
-                                      "wrong type for amount: expected long, got double (spec before the fix)",
-                                      0, "q-old", fixed["event_ts"])], dl.schema)
+    row = {"value": value, "value_str": value.decode(), "topic": "old-topic", "partition": 0, "offset": 7_777,
+           "kafka_ts": fixed["event_ts"], "batch_id": 0, "query_id": "q-old", "dead_lettered_at": fixed["event_ts"],
+           "reason": "wrong type for amount: expected long, got double (spec before the fix)",
+           "reason_codes": ["wrong_type"]}
+    planted = spark.createDataFrame([tuple(row[f.name] for f in dl.schema.fields)], dl.schema)
     planted.write.format("delta").mode("append").save(dl_path)
 
     first = replay(spark, config, group)
