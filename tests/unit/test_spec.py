@@ -233,3 +233,11 @@ def test_lifetime_features_must_share_one_hop(tmp_path: Path) -> None:
                           "  - {name: first_merchant, aggregation: first, column: merchant_id}")
     err = error_of(tmp_path, no_hop)
     assert err.field == "features[5]" and err.line == 15 and "has hop 1d but" in str(err)
+
+
+def test_parse_spec_text_reports_yaml_errors_like_files() -> None:
+    from weir.spec import parse_spec_text
+
+    with pytest.raises(SpecError) as exc:
+        parse_spec_text("name: g\nfeatures: [\n", "inline.yaml")
+    assert str(exc.value).startswith("inline.yaml:3: invalid YAML") and "fix the syntax" in str(exc.value)

@@ -128,6 +128,11 @@ def _parse_file(path: Path) -> tuple[FeatureGroup | None, list[SpecError]]:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         return None, [SpecError(f"cannot read spec file: {e.strerror or e}", file=file)]
+    return _parse_text(text, file)
+
+
+def _parse_text(text: str, file: str) -> tuple[FeatureGroup | None, list[SpecError]]:
+    """The group in ``text`` (None if invalid) and every error, each naming ``file`` and its line."""
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -146,13 +151,7 @@ def _parse_file(path: Path) -> tuple[FeatureGroup | None, list[SpecError]]:
 
 def parse_spec_text(text: str, file: str = "<string>") -> FeatureGroup:
     """Parse a spec from a YAML string (for tests and tools); raises SpecError/SpecErrors."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    group, errors = _errors_for(data, _LineIndex(node), file)
+    group, errors = _parse_text(text, file)
     _raise(errors)
     assert group is not None
     return group
