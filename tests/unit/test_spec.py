@@ -202,3 +202,42 @@ def test_where_checker() -> None:
                         ("", "empty"), ("`amt` > 1", "unknown column 'amt'"), ("status = 'a' AND", "ends with")]:
         with pytest.raises(WhereError, match=needle):
             referenced_columns(bad, cols)
+
+
+def test_lifetime_features_must_share_one_hop(tmp_path: Path) -> None:
+    """Two lifetime features with different hops fail `weir validate`, at the second one's `hop:` line."""
+    from click.testing import CliRunner
+
+    from weir.cli.specs import validate
+
+    text = BASE.replace("{name: last_merchant, aggregation: last, column: merchant_id}",
+                        "{name: last_merchant, aggregation: last, column: merchant_id}\n"
+                        "  - {name: first_merchant, aggregation: first, column: merchant_id, hop: 1h}")
+    assert text != BASE
+    err = error_of(tmp_path, text)
+    assert err.line == 15 and err.field == "features[5].hop", str(err)
+    assert str(err) == (
+        f"{err.file}:15: features[5].hop: lifetime feature 'first_merchant' has hop 1h but lifetime feature "
+        "'last_merchant' (features[4]) has 1d, and the lifetime features of a group share one snapshot tile; "
+        "give them the same `hop:` (without one, a lifetime feature's hop is 1d)")
+    result = CliRunner().invoke(validate, [str(tmp_path / "spec.yaml")])
+    assert result.exit_code != 0
+    assert f"{err.file}:15: features[5].hop: lifetime feature 'first_merchant'" in result.output
+
+    # the same hop spelled on both (or on neither) is fine; windowed features may use any hop
+    same = text.replace("column: merchant_id}\n", "column: merchant_id, hop: 1d}\n", 1).replace("hop: 1h}", "hop: 1d}")
+    assert load_spec(write(tmp_path, same)).name == "user_spend"
+    # a feature without `hop:` is reported at the feature itself
+    no_hop = BASE.replace("{name: last_merchant, aggregation: last, column: merchant_id}",
+                          "{name: last_merchant, aggregation: last, column: merchant_id, hop: 6h}\n"
+                          "  - {name: first_merchant, aggregation: first, column: merchant_id}")
+    err = error_of(tmp_path, no_hop)
+    assert err.field == "features[5]" and err.line == 15 and "has hop 1d but" in str(err)
+
+
+def test_parse_spec_text_reports_yaml_errors_like_files() -> None:
+    from weir.spec import parse_spec_text
+
+    with pytest.raises(SpecError) as exc:
+        parse_spec_text("name: g\nfeatures: [\n", "inline.yaml")
+    assert str(exc.value).startswith("inline.yaml:3: invalid YAML") and "fix the syntax" in str(exc.value)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from weir.batch.tables import PARTITION_COL, read_partitions, written_at
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, ir_column, ir_parts
+from weir.compute.layout import run_time_us
 from weir.compute.windows import DAY_US, WindowSpec
 from weir.spec.models import FeatureGroup
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 BLOCK_DAYS = 7
 BLOCK_US = BLOCK_DAYS * DAY_US
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def block_windows(windows: Sequence[WindowSpec]) -> list[WindowSpec]:
@@ -37,12 +37,8 @@ def block_windows(windows: Sequence[WindowSpec]) -> list[WindowSpec]:
 
 
 def is_block_end(day: date) -> bool:
-    """Whether ``day`` is the last day of an (epoch-aligned) block."""
-    return (day.toordinal() - _EPOCH_ORDINAL + 1) % BLOCK_DAYS == 0
-
-
-def _block_end_us(day: date) -> int:
-    return (day.toordinal() - _EPOCH_ORDINAL + 1) * DAY_US
+    """Whether ``day`` is the last day of an (epoch-aligned) block: its run time is a block's end."""
+    return run_time_us(day) % BLOCK_US == 0
 
 
 def _block_end(start_us: Column) -> Column:
@@ -82,7 +78,7 @@ def window_condition(w: WindowSpec, t_us: Column, usable: set[date]) -> Column:
     from pyspark.sql import functions as F
 
     assert w.window_us is not None
-    ends = sorted(_block_end_us(e) for e in usable)
+    ends = sorted(run_time_us(e) for e in usable)
     hop, end = F.col(HOP_COL), F.unix_micros(F.col(TILE_END_COL))
     start, lo = end - hop, t_us - F.lit(w.window_us)
     day = (hop == F.lit(DAY_US)) & (start >= lo) & (start < t_us)
@@ -116,7 +112,7 @@ def build_blocks(spark: SparkSession, group: FeatureGroup, t_path: str, first: d
     block_end = _block_end(start)
     merged = (days.where(F.col(HOP_COL) == F.lit(DAY_US))
               .withColumn("__weir_block_end", block_end)
-              .where(F.col("__weir_block_end").isin([_block_end_us(e) for e in ends]))
+              .where(F.col("__weir_block_end").isin([run_time_us(e) for e in ends]))
               .groupBy(*group.key_columns, "__weir_block_end")
               .agg(*merge_aggregations(group, names)))
     mine = {ir_column(group.feature(n), p.part) for n in names for p in ir_parts(group, group.feature(n))}

@@ -26,7 +26,7 @@ from weir.batch.blocks import (
     usable_blocks,
     window_condition,
 )
-from weir.batch.source import day_start, read_source, run_time
+from weir.batch.source import read_source
 from weir.batch.tables import (
     PARTITION_COL,
     RUN_TS_COL,
@@ -40,6 +40,15 @@ from weir.batch.tables import (
     tiles_path,
 )
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, ir_column, ir_parts
+from weir.compute.layout import (
+    Lookback,
+    lifetime_features,
+    lifetime_hop,
+    longest_window_per_hop,
+    lookback_days,
+    run_time,
+    run_time_us,
+)
 from weir.compute.windows import DAY_US, WindowSpec, day_windows, feature_windows
 from weir.runtime import RuntimeConfig
 from weir.spec.models import Feature, FeatureGroup
@@ -61,16 +70,6 @@ class RangeResult:
     feature_rows: int
 
 
-def lifetime_features(group: FeatureGroup) -> list[Feature]:
-    return [w.feature for w in feature_windows(group) if w.window_us is None]
-
-
-def lookback_days(windows: list[WindowSpec]) -> int:
-    """Whole days of stored tiles a run time needs before its own day (longest window plus one hop)."""
-    longest = max((w.window_us + w.hop_us for w in windows if w.window_us is not None), default=0)
-    return -(-longest // DAY_US)
-
-
 def run_windows(spark: SparkSession, group: FeatureGroup, t_path: str) -> tuple[list[WindowSpec], list[str]]:
     """The windows a run merges and the tile table's partition columns.
 
@@ -82,13 +81,6 @@ def run_windows(spark: SparkSession, group: FeatureGroup, t_path: str) -> tuple[
     return (day_windows(group) if HOP_COL in parts else feature_windows(group)), parts
 
 
-def _lifetime_hop(group: FeatureGroup) -> int | None:
-    hops = {w.hop_us for w in feature_windows(group) if w.window_us is None}
-    if len(hops) > 1:
-        raise ValueError(f"group '{group.name}': lifetime features must share one hop, got {sorted(hops)}")
-    return next(iter(hops), None)
-
-
 def _null_ir(group: FeatureGroup, features: list[Feature], df: DataFrame, when: Column) -> DataFrame:
     """Blank the IR columns of ``features`` on rows matching ``when`` (so they do not count twice)."""
     from pyspark.sql import functions as F
@@ -97,37 +89,13 @@ def _null_ir(group: FeatureGroup, features: list[Feature], df: DataFrame, when: 
     return df.select(*(F.when(~when, F.col(c)).alias(c) if c in names else F.col(c) for c in df.columns))
 
 
-def _lifetime_base(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date,
-                   tiles_all: DataFrame | None, hop: int) -> DataFrame | None:
-    """IR rows (one per entity) of every lifetime feature as of the start of ``first``.
-
-    Taken from the stored snapshot of the day before; when there is none (first run, or a gap), merged once
-    from all stored tiles of the lifetime hop that end by then.
-    """
-    from pyspark.sql import functions as F
-
-    from weir.compute.spark_agg import merge_aggregations
-
-    feats = lifetime_features(group)
-    names = [f.name for f in feats]
-    prev = read_partitions(spark, lifetime_path(config, group.name), first - timedelta(days=1),
-                           first - timedelta(days=1))
-    if prev is not None and prev.limit(1).count() > 0:
-        base = prev.drop(PARTITION_COL, RUN_TS_COL)
-    elif tiles_all is not None:
-        older = tiles_all.where((F.col(HOP_COL) == F.lit(hop)) & (F.col(TILE_END_COL) <= F.lit(day_start(first))))
-        base = older.groupBy(*group.key_columns).agg(*merge_aggregations(group, names))
-    else:
-        return None
-    return base
-
-
 def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date, last: date,
                   run_id: str) -> RangeResult:
     """Compute and store tiles, features and lifetime snapshots of days [first, last]; idempotent."""
     from pyspark.sql import functions as F
 
     from weir.compute.spark_agg import build_tiles, merge_aggregations, tile_schema, window_aggregations
+    from weir.compute.spark_layout import lifetime_state
 
     keys = group.key_columns
     sl = read_source(spark, group, config, first, last)
@@ -158,7 +126,7 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
     rows.unpersist()
 
     # Stored tiles in the lookback of the range, read back from Delta (the new days included).
-    lookback = first - timedelta(days=lookback_days(windows))
+    lookback = first - timedelta(days=lookback_days(windows, Lookback.READ))
     stored = read_partitions(spark, t_path, lookback, last)
     assert stored is not None
     n_days = (last - first).days + 1
@@ -173,30 +141,30 @@ def compute_range(spark: SparkSession, group: FeatureGroup, config: RuntimeConfi
         useful = ((useful & ((F.col(HOP_COL) != F.lit(DAY_US)) | F.col(PARTITION_COL).isin(needed)))
                   | ((F.col(HOP_COL) == F.lit(BLOCK_US)) & F.col(PARTITION_COL).isin(sorted(usable))))
     stored = stored.where(useful).drop(PARTITION_COL)
-    life_hop = _lifetime_hop(group)
+    life_hop = lifetime_hop(group)
     life_feats = lifetime_features(group)
     candidates = stored
     if life_hop is not None:
-        # Lifetime features: tiles before the range are already in the base snapshot.
-        candidates = _null_ir(group, life_feats, stored, F.col(TILE_END_COL) <= F.lit(day_start(first)))
-        all_tiles = spark.read.format("delta").load(t_path)
-        base = _lifetime_base(spark, group, config, first, all_tiles, life_hop)
-        if base is not None:
-            fixed = {HOP_COL: F.lit(life_hop).cast("long"), TILE_END_COL: F.lit(day_start(first))}
-            base_tiles = base.select(*(
-                (fixed[c] if c in fixed else F.col(c) if c in base.columns else F.lit(None)).alias(c)
-                for c in candidates.columns))
-            candidates = candidates.unionByName(base_tiles)
+        # Lifetime features: tiles before the range (ending by the run time of the day before) are already in
+        # the base: the lifetime IR as of then, from the snapshot of the day before or merged from tiles.
+        before = first - timedelta(days=1)
+        candidates = _null_ir(group, life_feats, stored, F.col(TILE_END_COL) <= F.lit(run_time(before)))
+        base = lifetime_state(group, read_partitions(spark, lifetime_path(config, group.name), before, before),
+                              spark.read.format("delta").load(t_path), run_time_us(before))
+        fixed = {HOP_COL: F.lit(life_hop).cast("long"), TILE_END_COL: F.lit(run_time(before))}
+        base_tiles = base.select(*(
+            (fixed[c] if c in fixed else F.col(c) if c in base.columns else F.lit(None)).alias(c)
+            for c in candidates.columns))
+        candidates = candidates.unionByName(base_tiles)
 
     run_times = spark.createDataFrame([(run_time(d),) for d in days], f"{RUN_TS_COL} timestamp")
     # A tile joins the run times whose windows (of its hop) it can fall in; lifetime tiles join every later T.
     t_us, start_us = F.unix_micros(F.col(RUN_TS_COL)), F.unix_micros(F.col(TILE_END_COL)) - F.col(HOP_COL)
     reach = None
-    for hop in sorted({w.hop_us for w in windows}):
-        sizes = [w.window_us for w in windows if w.hop_us == hop]
+    for hop, longest_us in sorted(longest_window_per_hop(windows, lifetime=True).items()):
         cond = F.col(HOP_COL) == F.lit(hop)
-        if None not in sizes:
-            cond = cond & (start_us >= t_us - F.lit(max(s for s in sizes if s is not None)))
+        if longest_us is not None:
+            cond = cond & (start_us >= t_us - F.lit(longest_us))
         reach = cond if reach is None else (reach | cond)
     assert reach is not None
     if usable:
@@ -238,12 +206,12 @@ def _useful_tiles(windows: list[WindowSpec], first: date) -> Column:
     the rest is in the lifetime snapshot. Filters on ``ds`` and ``hop_us`` (partition columns)."""
     from pyspark.sql import functions as F
 
-    first_t_us = int((run_time(first) - day_start(date(1970, 1, 1))).total_seconds()) * 1_000_000
+    first_t_us = run_time_us(first)
     end_us = F.unix_micros(F.col(TILE_END_COL))
+    longest = longest_window_per_hop(windows)
     useful = None
     for hop in sorted({w.hop_us for w in windows}):
-        sizes = [w.window_us for w in windows if w.hop_us == hop and w.window_us is not None]
-        lower = first_t_us - max(sizes) if sizes else first_t_us - DAY_US
+        lower = first_t_us - longest.get(hop, DAY_US)
         # the ds bound is implied by the tile_end one; it lets Delta prune the (ds, hop_us) partitions
         lo_ds = (datetime(1970, 1, 1) + timedelta(microseconds=lower + hop - 1)).date()
         cond = ((F.col(HOP_COL) == F.lit(hop)) & (F.col(PARTITION_COL) >= F.lit(lo_ds))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from weir.batch.tables import source_path, table_exists
 from weir.compute.event_rules import Check, combine, copy_rank, event_day, typed_checks
+from weir.compute.layout import run_time
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
@@ -50,12 +51,8 @@ class SourceSlice:
 
 
 def day_start(d: date) -> datetime:
+    """00:00 UTC of ``d``, naive (to compare with the naive UTC times Spark and the Delta log statistics give)."""
     return datetime.combine(d, time(0))
-
-
-def run_time(d: date) -> datetime:
-    """The run time of day ``d``: the end of that day, ``d + 1`` at 00:00 UTC (features are as of then)."""
-    return day_start(d + timedelta(days=1))
 
 
 def check_source_schema(group: FeatureGroup, df: DataFrame, path: str) -> None:
@@ -133,7 +130,7 @@ def read_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
     raw = spark.read.format("delta").load(path)
     check_source_schema(group, raw, path)
     ts = F.col(group.event_time)
-    lo, hi = day_start(first), run_time(last)
+    lo, hi = run_time(first - timedelta(days=1)), run_time(last)
     in_range = (ts > F.lit(lo)) & (ts <= F.lit(hi))
     null_ts = ts.isNull()
     if "ds" in raw.columns:

@@ -15,6 +15,7 @@ from typing import Any
 
 from weir.compute.hll import order_free
 from weir.compute.ir import HLL_LG_K, NEWEST_COL, column_type, ir_column, ir_parts
+from weir.compute.online_tile import END, HOP
 from weir.compute.windows import datetime_to_us, feature_windows, tile_end, tile_in_window
 from weir.spec.models import Aggregation, ColumnType, Feature, FeatureGroup
 
@@ -96,11 +97,11 @@ def py_tile_from_rows(group: FeatureGroup, rows: Sequence[Mapping[str, Any]], ho
     """IR of one tile built from raw rows (all with the same keys and tile). ``where`` filters cannot be
     evaluated in Python: pass ``passes[feature_name][i]`` (bool per row) for features that have one."""
     et = group.event_time
-    tile: IR = {"hop_us": hop_us}
+    tile: IR = {HOP: hop_us}
     ends = {tile_end(_us(r[et]), hop_us) for r in rows}
     if len(ends) > 1:
         raise ValueError(f"rows span several tiles: {sorted(ends)}")
-    tile["tile_end_us"] = ends.pop() if ends else None
+    tile[END] = ends.pop() if ends else None
     tile[NEWEST_COL] = max((_us(r[et]) for r in rows), default=None)
     for f in group.features:
         if f.where and (passes is None or f.name not in passes):
@@ -227,14 +228,14 @@ def py_feature_values(group: FeatureGroup, tiles: Sequence[Mapping[str, Any]], t
     for w in feature_windows(group):
         chosen = [
             tile for tile in tiles
-            if int(tile["hop_us"]) == w.hop_us
-            and tile_in_window(_us(tile["tile_end_us"]), t_us, w.window_us, w.hop_us)
+            if int(tile[HOP]) == w.hop_us
+            and tile_in_window(_us(tile[END]), t_us, w.window_us, w.hop_us)
         ]
         out[w.column] = py_finalize(w.feature, py_merge(group, w.feature, chosen))
     if include_newest:
         newest = [
             _us(tile[NEWEST_COL]) for tile in tiles
-            if tile.get(NEWEST_COL) is not None and _us(tile["tile_end_us"]) - int(tile["hop_us"]) < t_us
+            if tile.get(NEWEST_COL) is not None and _us(tile[END]) - int(tile[HOP]) < t_us
         ]
         out[NEWEST_COL] = max(newest) if newest else None
     return out

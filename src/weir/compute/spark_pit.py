@@ -10,6 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
+from weir.compute.layout import longest_window_per_hop
 from weir.compute.spark_agg import (
     build_tiles,
     floor_us,
@@ -37,10 +38,7 @@ def _lower_bound(group: FeatureGroup, t_us: Column) -> Column:
     A hop serving a lifetime feature keeps every tile. Every hop's tiles hold every event, so the newest event
     within the group's longest window is still among the kept tiles (``newest_event_ts`` is unchanged).
     """
-    longest: dict[int, int | None] = {}
-    for w in feature_windows(group):
-        prev = longest.get(w.hop_us, 0)
-        longest[w.hop_us] = None if prev is None or w.window_us is None else max(prev, w.window_us)
+    longest = longest_window_per_hop(feature_windows(group), lifetime=True)
     end_us = F.unix_micros(F.col(TILE_END_COL))
     keep: Column | None = None
     for hop, window in sorted(longest.items()):

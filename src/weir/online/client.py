@@ -28,11 +28,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from weir.compute.ir import output_type
+from weir.compute.layout import feature_default, is_expired
+from weir.compute.online_tile import decode_value
 from weir.compute.py_agg import py_feature_values
 from weir.compute.windows import datetime_to_us, us_to_datetime
 from weir.online.errors import FeatureRequestError, OnlineStoreError
@@ -41,7 +43,7 @@ from weir.online.keys import entity_pk
 from weir.online.parts import item_view
 from weir.online.schema import READ_ATTRIBUTES
 from weir.runtime import RuntimeConfig, load_config
-from weir.spec.models import Aggregation, ColumnType, FeatureGroup
+from weir.spec.models import FeatureGroup
 
 
 @dataclass
@@ -118,26 +120,6 @@ def parse_at(at: datetime | str | int | float | None) -> int:
     if isinstance(at, int | float) and not isinstance(at, bool):
         return int(at * 1_000_000)
     raise FeatureRequestError(f"bad read time {at!r}", kind="bad_request")
-
-
-def _typed(group: FeatureGroup, column_feature: Any, value: Any) -> Any:
-    """Undo the publisher's JSON-friendly encoding: epoch micros -> datetime, epoch days -> date."""
-    if value is None:
-        return None
-    kind = output_type(group, column_feature)
-    if kind == ColumnType.TIMESTAMP.value and isinstance(value, int):
-        return us_to_datetime(value)
-    if kind == ColumnType.DATE.value and isinstance(value, int):
-        return date(1970, 1, 1) + timedelta(days=value)
-    return value
-
-
-def feature_default(group: FeatureGroup, column_feature: Any) -> Any:
-    if column_feature.default is not None:
-        return column_feature.default
-    if column_feature.aggregation in (Aggregation.COUNT, Aggregation.APPROX_COUNT_DISTINCT):
-        return 0
-    return None
 
 
 class OnlineClient:
@@ -225,17 +207,15 @@ class OnlineClient:
         by_column = {c.name: c.feature for c in group.output_columns()}
         view = item_view(item) if item is not None else None
         if view is not None and (view.expires_at * 1_000_000 <= t_us
-                                 or view.newest_event_us + group.online.ttl_us <= t_us):
+                                 or is_expired(group, view.newest_event_us, t_us)):
             view = None  # expired: DynamoDB's TTL deletion is lazy
         if view is None:
-            return GroupFeatures(group.name, {c: feature_default(group, by_column[c]) for c in columns}, False)
+            return GroupFeatures(group.name, {c: feature_default(by_column[c]) for c in columns}, False)
         computed = py_feature_values(group, view.tiles, t_us)
         values: dict[str, Any] = {}
         for c in columns:
-            v = _typed(group, by_column[c], computed.get(c))
-            if v is None:
-                v = by_column[c].default
-            values[c] = v
+            v = decode_value(output_type(group, by_column[c]), computed.get(c))
+            values[c] = feature_default(by_column[c]) if v is None else v
         age_s = (t_us - view.as_of_us) / 1e6
         slo = group.online.freshness_slo_us
         return GroupFeatures(
@@ -244,4 +224,4 @@ class OnlineClient:
             stale=None if slo is None else (t_us - view.as_of_us) > slo, source_version=view.source_version)
 
 
-__all__ = ["EntityFeatures", "GroupFeatures", "OnlineClient", "feature_default", "parse_at"]
+__all__ = ["EntityFeatures", "GroupFeatures", "OnlineClient", "parse_at"]

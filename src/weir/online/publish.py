@@ -19,8 +19,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, TIMESTAMP, ir_column, ir_parts
-from weir.compute.windows import DAY_US, datetime_to_us, feature_windows
+from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
+from weir.compute.layout import (
+    Lookback,
+    expires_at_s,
+    is_expired,
+    lifetime_features,
+    lifetime_hop,
+    longest_window_per_hop,
+    lookback_days,
+    run_time_us,
+    windowed_features_by_hop,
+)
+from weir.compute.online_tile import END, online_tile_fields
+from weir.compute.windows import feature_windows
 from weir.online.codec import encode_tiles
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.interface import OnlineItem, OnlineStore, WriteStats
@@ -70,40 +82,6 @@ class PublishSummary:
         ]
 
 
-def run_time_us(ds: date) -> int:
-    return datetime_to_us(datetime(ds.year, ds.month, ds.day, tzinfo=UTC)) + DAY_US
-
-
-def _ir_value(group: FeatureGroup, name: str, ptype: str, keep: Column | None) -> Column:
-    """An IR column made JSON-friendly (timestamps -> epoch micros, dates -> epoch days), NULL unless ``keep``."""
-    from pyspark.sql import functions as F
-
-    col = F.col(name)
-    if ptype == TIMESTAMP:
-        col = F.unix_micros(col)
-    elif ptype == ColumnType.DATE.value:
-        col = F.unix_date(col)
-    return col if keep is None else F.when(keep, col)
-
-
-def _tile_struct(group: FeatureGroup, hop: Column, end_us: Column, newest_us: Column,
-                 keep: dict[str, Column | None]) -> Column:
-    from pyspark.sql import functions as F
-
-    from weir.compute.spark_agg import spark_type
-
-    fields = [hop.cast("long").alias(HOP_COL), end_us.alias("tile_end_us"), newest_us.alias(NEWEST_COL)]
-    for f in group.features:
-        for p in ir_parts(group, f):
-            name = ir_column(f, p.part)
-            if f.name in keep:
-                fields.append(_ir_value(group, name, p.type, keep[f.name]).alias(name))
-            else:  # same struct shape in every part of the union
-                ptype = "long" if p.type == TIMESTAMP else "int" if p.type == ColumnType.DATE.value else p.type
-                fields.append(F.lit(None).cast(spark_type(ptype)).alias(name))
-    return F.struct(*fields)
-
-
 def _key_cols(group: FeatureGroup) -> list[Column]:
     from pyspark.sql import functions as F
 
@@ -119,9 +97,8 @@ def entity_tiles(spark: SparkSession, group: FeatureGroup, ds: date, config: Run
     """One row per entity: key columns, ``tiles`` (list of tile structs), ``newest_us``; and the tile version."""
     from pyspark.sql import functions as F
 
-    from weir.batch.engine import lifetime_features
     from weir.batch.tables import PARTITION_COL, lifetime_path, read_partitions, table_version, tiles_path
-    from weir.compute.spark_agg import merge_aggregations
+    from weir.compute.spark_layout import lifetime_state
 
     path = tiles_path(config, group.name)
     version = table_version(spark, path)
@@ -129,21 +106,15 @@ def entity_tiles(spark: SparkSession, group: FeatureGroup, ds: date, config: Run
         raise OnlineStoreError(f"no tile table at {path}: run `weir backfill {group.name}` for {ds} first")
     t_us = run_time_us(ds)
     windows = feature_windows(group)
-    longest: dict[int, int] = {}
-    for w in windows:
-        if w.window_us is not None:
-            longest[w.hop_us] = max(longest.get(w.hop_us, 0), w.window_us)
-    life = lifetime_features(group)
-    life_names = {f.name for f in life}
-    life_hops = {w.hop_us for w in windows if w.window_us is None}
+    longest = longest_window_per_hop(windows)
+    life_hop = lifetime_hop(group)
 
     tiles = spark.read.format("delta").option("versionAsOf", version).load(path)
     end_us = F.unix_micros(F.col(TILE_END_COL))
     newest_us = F.unix_micros(F.col(NEWEST_COL))
     parts: list[DataFrame] = []
     if longest:
-        lookback = -(-max(longest.values()) // DAY_US) + 1
-        first = date.fromordinal(ds.toordinal() - lookback)
+        first = date.fromordinal(ds.toordinal() - lookback_days(windows, Lookback.READ))
         recent = tiles.where((F.col(PARTITION_COL) >= F.lit(first)) & (F.col(PARTITION_COL) <= F.lit(ds))
                              & (end_us <= F.lit(t_us)))
         reach = None
@@ -151,25 +122,23 @@ def entity_tiles(spark: SparkSession, group: FeatureGroup, ds: date, config: Run
             cond = (F.col(HOP_COL) == F.lit(hop)) & (end_us > F.lit(t_us - w_us))
             reach = cond if reach is None else (reach | cond)
         assert reach is not None
+        by_hop = windowed_features_by_hop(windows)
         keep: dict[str, Column | None] = {}
         for f in group.features:
-            hops = sorted({w.hop_us for w in windows if w.feature.name == f.name and w.window_us is not None})
+            hops = sorted(h for h, feats in by_hop.items() if f in feats)
             if hops:
                 keep[f.name] = F.col(HOP_COL).isin(hops)
         parts.append(recent.where(reach).select(
-            *_key_cols(group), _tile_struct(group, F.col(HOP_COL), end_us, newest_us, keep).alias("tile"),
+            *_key_cols(group), F.struct(*online_tile_fields(group, keep)).alias("tile"),
             newest_us.alias(NEWEST_US)))
-    if life:
-        (life_hop,) = life_hops
-        names = sorted(life_names)
-        snap = read_partitions(spark, lifetime_path(config, group.name), ds, ds)
-        if snap is None or snap.limit(1).count() == 0:
-            older = tiles.where((F.col(HOP_COL) == F.lit(life_hop)) & (end_us <= F.lit(t_us)))
-            snap = older.groupBy(*group.key_columns).agg(*merge_aggregations(group, names))
+    if life_hop is not None:
+        snap = lifetime_state(group, read_partitions(spark, lifetime_path(config, group.name), ds, ds), tiles,
+                              t_us)
         life_end = F.coalesce(F.ceil(newest_us / F.lit(life_hop)).cast("long") * F.lit(life_hop), F.lit(t_us))
+        keep_life = dict.fromkeys(f.name for f in lifetime_features(group))
         parts.append(snap.select(
             *_key_cols(group),
-            _tile_struct(group, F.lit(life_hop), life_end, newest_us, dict.fromkeys(names)).alias("tile"),
+            F.struct(*online_tile_fields(group, keep_life, F.lit(life_hop), life_end, newest_us)).alias("tile"),
             newest_us.alias(NEWEST_US)))
     if not parts:  # pragma: no cover - a group always has a feature
         raise OnlineStoreError(f"group {group.name} has no features to publish")
@@ -212,13 +181,11 @@ def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: Ru
     summary = PublishSummary(spec.name, ds, datetime.fromtimestamp(t_us / 1e6, UTC), table, version)
     try:
         summary.entities = grouped.count()
-        ttl_us = spec.online.ttl_us
 
         def items() -> Any:
             for row in grouped.toLocalIterator(prefetchPartitions=True):
                 newest = int(row[NEWEST_US])
-                expires_at = -(-(newest + ttl_us) // 1_000_000)
-                if expires_at * 1_000_000 <= t_us:
+                if is_expired(spec, newest, t_us):
                     summary.expired += 1
                     continue
                 try:
@@ -227,8 +194,8 @@ def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: Ru
                     summary.invalid += 1
                     continue
                 tiles = sorted((_plain_tile(t) for t in row[TILES]),
-                               key=lambda t: (t[HOP_COL], t["tile_end_us"]))
-                yield OnlineItem(pk, newest, t_us, version, expires_at, encode_tiles(tiles))
+                               key=lambda t: (t[HOP_COL], t[END]))
+                yield OnlineItem(pk, newest, t_us, version, expires_at_s(spec, newest), encode_tiles(tiles))
 
         stats = _write(store, spec.name, items(), summary.entities, progress)
     finally:

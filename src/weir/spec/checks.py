@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from weir.spec.durations import format_duration_us
+from weir.spec.durations import default_hop_us, format_duration_us
 from weir.spec.field_rules import field_problems
 from weir.spec.where import WhereError, referenced_columns
 
@@ -108,4 +108,31 @@ def semantic_problems(group: FeatureGroup) -> list[tuple[Loc, str]]:
             problems.append(((*loc, "bounds"), (
                 f"bounds only apply to numeric features; '{f.name}' ({agg.value} of "
                 f"{cols[f.column].value}) is not numeric")))
+    problems += lifetime_hop_problems(group)
+    return problems
+
+
+def lifetime_hop_problems(group: FeatureGroup) -> list[tuple[Loc, str]]:
+    """The lifetime-hop rule: every lifetime feature (no ``windows:``) of a group uses the same hop.
+
+    A run keeps one lifetime snapshot tile per entity (batch ``lifetime/<group>``, the online item's lifetime
+    tile) that merges the IR of all lifetime features, so they must be tiled alike. Each feature whose hop
+    differs from the first lifetime feature's is reported at its ``hop:`` (or the feature, when it has none).
+    """
+    first: tuple[int, int] | None = None  # (index, hop) of the first lifetime feature
+    problems: list[tuple[Loc, str]] = []
+    for i, f in enumerate(group.features):
+        if f.windows:
+            continue
+        hop = f.hop_us_for(None)
+        if first is None:
+            first = (i, hop)
+        elif hop != first[1]:
+            other = group.features[first[0]]
+            loc: Loc = ("features", i, "hop") if f.hop is not None else ("features", i)
+            problems.append((loc, (
+                f"lifetime feature '{f.name}' has hop {format_duration_us(hop)} but lifetime feature "
+                f"'{other.name}' (features[{first[0]}]) has {format_duration_us(first[1])}, and the lifetime "
+                f"features of a group share one snapshot tile; give them the same `hop:` (without one, a "
+                f"lifetime feature's hop is {format_duration_us(default_hop_us(None))})")))
     return problems

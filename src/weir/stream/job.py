@@ -41,10 +41,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from weir.compute.online_tile import online_tile_fields
 from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
 from weir.runtime import RuntimeConfig
-from weir.spec.models import ColumnType, FeatureGroup
+from weir.spec.models import FeatureGroup
 from weir.stream.dedup import mark_duplicates
 from weir.stream.merge import GroupLayout
 from weir.stream.parse import CODES_COL, KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
@@ -125,27 +126,6 @@ def _us_to_dt(us: int | None) -> datetime | None:
     from weir.compute.windows import us_to_datetime
 
     return None if us is None else us_to_datetime(us)
-
-
-def _tile_select(group: FeatureGroup) -> list[Any]:
-    """Tile columns in the online form: times as epoch micros, dates as epoch days (as the publisher)."""
-    from pyspark.sql import functions as F
-
-    from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, TIMESTAMP, ir_column, ir_parts
-
-    cols: list[Any] = [F.col(k) for k in group.key_columns]
-    cols += [F.col(HOP_COL).cast("long").alias(HOP_COL), F.unix_micros(F.col(TILE_END_COL)).alias("tile_end_us"),
-             F.unix_micros(F.col(NEWEST_COL)).alias(NEWEST_COL)]
-    for f in group.features:
-        for p in ir_parts(group, f):
-            name = ir_column(f, p.part)
-            if p.type == TIMESTAMP:
-                cols.append(F.unix_micros(F.col(name)).alias(name))
-            elif p.type == ColumnType.DATE.value:
-                cols.append(F.unix_date(F.col(name)).alias(name))
-            else:
-                cols.append(F.col(name))
-    return cols
 
 
 # ``on_stage(batch_id, stage)``: called after each stage of a micro-batch ("after_events", "after_online")
@@ -292,7 +272,8 @@ class BatchProcessor:
                 from weir.stream.online import StreamOnlineWriter
 
                 on_time = parsed.where(is_valid & ~F.col(LATE_COL)).select(*declared)
-                tiles = build_tiles(on_time, group).select(*_tile_select(group)).collect()
+                tiles = build_tiles(on_time, group).select(*group.key_columns,
+                                                           *online_tile_fields(group)).collect()
                 t_tiles = time.perf_counter()
                 by_pk: dict[str, list[dict[str, Any]]] = {}
                 for row in tiles:

@@ -21,38 +21,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from weir.compute.ir import NEWEST_COL, ir_column, ir_parts
+from weir.compute.layout import lifetime_features, lifetime_hop, longest_window_per_hop, windowed_features_by_hop
+from weir.compute.online_tile import END, HOP
 from weir.compute.py_agg import py_merge
 from weir.compute.windows import feature_windows, floor_to
 from weir.spec.models import Feature, FeatureGroup
 
 Tile = dict[str, Any]
-HOP = "hop_us"
-END = "tile_end_us"
 
 
 class GroupLayout:
-    """Which features are windowed / lifetime, per hop, for a group (computed once per group)."""
+    """``weir.compute.layout``'s answers for one group, computed once per group (the merge runs per item)."""
 
     def __init__(self, group: FeatureGroup) -> None:
         self.group = group
         windows = feature_windows(group)
-        self.lifetime: list[Feature] = []
-        self.windowed_by_hop: dict[int, list[Feature]] = {}
-        self.longest: dict[int, int] = {}
-        life_hops: set[int] = set()
-        for w in windows:
-            if w.window_us is None:
-                if w.feature not in self.lifetime:
-                    self.lifetime.append(w.feature)
-                life_hops.add(w.hop_us)
-            else:
-                feats = self.windowed_by_hop.setdefault(w.hop_us, [])
-                if w.feature not in feats:
-                    feats.append(w.feature)
-                self.longest[w.hop_us] = max(self.longest.get(w.hop_us, 0), w.window_us)
-        if len(life_hops) > 1:
-            raise ValueError(f"group '{group.name}': lifetime features must share one hop, got {sorted(life_hops)}")
-        self.life_hop: int | None = next(iter(life_hops), None)
+        self.lifetime: list[Feature] = lifetime_features(group)
+        self.windowed_by_hop: dict[int, list[Feature]] = windowed_features_by_hop(windows)
+        self.longest: dict[int, int] = longest_window_per_hop(windows)
+        self.life_hop: int | None = lifetime_hop(group)
         self.life_cols = [ir_column(f, p.part) for f in self.lifetime for p in ir_parts(group, f)]
         self.all_cols = [ir_column(f, p.part) for f in group.features for p in ir_parts(group, f)]
 

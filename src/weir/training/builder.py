@@ -29,9 +29,10 @@ from weir.batch.tables import (
     tiles_path,
 )
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
-from weir.compute.windows import DAY_US, feature_windows, group_hops
+from weir.compute.layout import Lookback, column_defaults, lookback_days, run_time
+from weir.compute.windows import feature_windows, group_hops
 from weir.runtime import RuntimeConfig, load_config
-from weir.spec.models import Aggregation, FeatureGroup
+from weir.spec.models import FeatureGroup
 from weir.training.refs import GroupRequest, TrainingSetError, check_spine_columns, resolve_refs
 
 if TYPE_CHECKING:
@@ -57,13 +58,6 @@ class TrainingSet:
     def to_pandas(self) -> Any:
         """The rows as a pandas DataFrame, through Arrow (the same types ``read_training_set`` returns)."""
         return self.to_arrow().to_pandas()
-
-
-def _default(group: FeatureGroup, column: str) -> Any:
-    feature = next(c.feature for c in group.output_columns() if c.name == column)
-    if feature.default is not None:
-        return feature.default
-    return 0 if feature.aggregation in (Aggregation.COUNT, Aggregation.APPROX_COUNT_DISTINCT) else None
 
 
 def _read(spark: SparkSession, path: str, version: int | None) -> DataFrame:
@@ -130,7 +124,7 @@ def _stored_state(group: FeatureGroup, config: RuntimeConfig, events: Callable[[
                   ) -> _Stored | None:
     """The stored tiles and feature table, if their days reach back to the group's first event (else tiles
     are rebuilt from events). Versions and partition write times come from the Delta logs (no Spark job)."""
-    from weir.batch.source import day_start, run_time
+    from weir.batch.source import day_start
 
     t_path, f_path = tiles_path(config, group.name), features_path(config, group.name)
     logs = _logs((t_path, versions.get(t_path)), (f_path, versions.get(f_path)))
@@ -149,14 +143,6 @@ def _stored_state(group: FeatureGroup, config: RuntimeConfig, events: Callable[[
     return _Stored(t_log, f_log, run_time(max(feature_days)), feature_days, tile_days)
 
 
-def _lookback_days(group: FeatureGroup) -> int | None:
-    """Days of tiles a run time's feature row is computed from (None: every earlier day, for lifetime)."""
-    spans = [w.window_us for w in feature_windows(group)]
-    if any(s is None for s in spans):
-        return None
-    return -(-max(s for s in spans if s is not None) // DAY_US)
-
-
 def fresh_feature_days(group: FeatureGroup, feature_days: dict[date, Any], tile_days: dict[date, Any],
                        ) -> tuple[list[date], list[date]]:
     """Days of the feature table whose rows are as new as every tile they were computed from, and the stale ones.
@@ -165,11 +151,11 @@ def fresh_feature_days(group: FeatureGroup, feature_days: dict[date, Any], tile_
     include it, until those days are rerun too. Compares file modification times per ``ds`` partition
     (``LogSnapshot.written_at``: oldest file of a feature day, newest file of a tile day).
     """
-    span = _lookback_days(group)
+    back = lookback_days(feature_windows(group), Lookback.DEPENDS)
     fresh: list[date] = []
     stale: list[date] = []
     for ds, at in sorted(feature_days.items()):
-        lo = date.min if span is None else ds - timedelta(days=span - 1)
+        lo = date.min if back is None else ds - timedelta(days=back)
         newest = max((m for d, m in tile_days.items() if lo <= d <= ds), default=None)
         (fresh if newest is None or newest <= at else stale).append(ds)
     return fresh, stale
@@ -250,12 +236,15 @@ def _served(group: FeatureGroup, columns: list[str], values: DataFrame, t: Colum
     the TTL old (age >= ttl) or it has none, and in place of NULL values where the spec has a default."""
     from pyspark.sql import functions as F
 
-    expired = newest.isNull() | (F.unix_micros(newest) + F.lit(group.online.ttl_us) <= F.unix_micros(t))
+    from weir.compute.spark_layout import expired
+
+    gone = expired(group, newest, t)
+    defaults = column_defaults(group)
     out = []
     for c in columns:
-        dtype, default = values.schema[c].dataType, _default(group, c)
+        dtype, default = values.schema[c].dataType, defaults[c]
         value = F.col(c) if default is None else F.coalesce(F.col(c), F.lit(default).cast(dtype))
-        out.append(F.when(expired, F.lit(default)).otherwise(value).cast(dtype).alias(c))
+        out.append(F.when(gone, F.lit(default)).otherwise(value).cast(dtype).alias(c))
     return out
 
 

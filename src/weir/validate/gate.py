@@ -8,10 +8,11 @@ HTML report under ``<state_dir>/reports/<group>/<ds>/index.html``. Callers gate 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from weir.compute.layout import run_time
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import FeatureGroup
 from weir.validate.outcome import MAX_OFFENDING_ROWS, ExpectationResult, ValidationOutcome, jsonable
@@ -40,11 +41,6 @@ class FeatureTableMissing(FileNotFoundError):
 
 def validation_runs_path(config: RuntimeConfig) -> str:
     return config.table_path(VALIDATION_RUNS_TABLE)
-
-
-def run_ts_of(ds: date) -> datetime:
-    """End of day ``ds`` (next day 00:00 UTC): the ``run_ts`` of the feature-table partition ``ds``."""
-    return datetime.combine(ds + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 def _resolve_group(group: FeatureGroup | str, config: RuntimeConfig) -> FeatureGroup:
@@ -258,7 +254,7 @@ def validate_batch(spark: SparkSession, group: FeatureGroup | str, df: DataFrame
 
     results.sort(key=lambda r: r.position)
     outcome = ValidationOutcome(
-        group=group.name, ds=ds, run_ts=run_ts_of(ds), suite=suite_name(group), success=success,
+        group=group.name, ds=ds, run_ts=run_time(ds), suite=suite_name(group), success=success,
         results=results, statistics=statistics, row_count=row_count, previous_row_count=previous_row_count,
         feature_table_version=feature_table_version, validated_at=validated_at, gx_data_docs_path=docs,
         spec_file=group.path,
