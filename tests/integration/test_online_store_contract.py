@@ -13,12 +13,13 @@ import pytest
 from online_contract import SCENARIOS, Between
 from oracle import group_values, us
 
+from weir.compute.layout import expires_at_s
 from weir.compute.py_agg import py_tile_from_rows
 from weir.compute.windows import group_hops, tile_end
 from weir.online.client import OnlineClient
 from weir.online.codec import encode_tiles
 from weir.online.interface import OnlineItem, OnlineStore
-from weir.online.schema import EXPIRES_AT, expires_at_s
+from weir.online.schema import EXPIRES_AT
 from weir.online.store import DynamoOnlineStore
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
@@ -80,15 +81,14 @@ def test_a_publish_between_the_stream_writers_read_and_write_never_lowers_expiry
         published = [{"user_id": "u1", "amount": 8.0, "ts": T0 + timedelta(hours=20)}]
         layout = GroupLayout(GROUP)
         StreamOnlineWriter(store, layout, "q").apply({"u1": _tiles(first)}, 0, us(first[-1]["ts"]), 1)
-        ttl = GROUP.online.ttl_us
         before = store.get_items(GROUP.name, ["u1"], (EXPIRES_AT,))["u1"][EXPIRES_AT]
-        assert before == expires_at_s(us(first[-1]["ts"]), ttl)
+        assert before == expires_at_s(GROUP, us(first[-1]["ts"]))
 
         # the batch part: every event up to the run time (the stream's events and one it has not seen)
         run = T0.replace(hour=0) + timedelta(days=1)
         batch_tiles, newest = merge_item_tiles(layout, [], _tiles(first + second + published))
         assert newest == us(published[-1]["ts"])
-        publish = OnlineItem("u1", newest, us(run), 3, expires_at_s(newest, ttl), encode_tiles(batch_tiles))
+        publish = OnlineItem("u1", newest, us(run), 3, expires_at_s(GROUP, newest), encode_tiles(batch_tiles))
         racing = Between(store, lambda: store.write_items(GROUP.name, [publish]))
         applied = StreamOnlineWriter(racing, layout, "q").apply(  # type: ignore[arg-type]
             {"u1": _tiles(second)}, 1, us(second[-1]["ts"]), 2)

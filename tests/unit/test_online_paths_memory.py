@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from oracle import group_values, us
 
+from weir.compute.layout import expires_at_s
 from weir.compute.py_agg import py_tile_from_rows
 from weir.compute.windows import group_hops, tile_end
 from weir.online.client import OnlineClient
 from weir.online.codec import encode_tiles
 from weir.online.interface import OnlineItem, StreamPart, StreamState
 from weir.online.memory import InMemoryOnlineStore
-from weir.online.schema import expires_at_s
 from weir.pipeline import check_freshness, run_ts_us
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
@@ -147,7 +147,7 @@ def test_stream_and_publish_on_one_item_count_each_event_once() -> None:
     for user, tiles in micro_batch([e for e in evs if us(e["ts"]) <= run_us]).items():
         merged, newest = merge_item_tiles(layout, [], tiles)
         assert newest is not None
-        items.append(OnlineItem(user, newest, run_us, 5, expires_at_s(newest, GROUP.online.ttl_us),
+        items.append(OnlineItem(user, newest, run_us, 5, expires_at_s(GROUP, newest),
                                 encode_tiles(merged)))
     assert store.write_items(GROUP.name, items).skipped == 0
     stream(store, evs[80:], batches=2, first_id=3)
@@ -193,7 +193,7 @@ def test_the_streams_merge_sees_the_batch_cutoff() -> None:
     from weir.online.codec import decode_tiles
 
     assert all(t["tile_end_us"] > cut for t in decode_tiles(part.tiles))
-    assert part.expires_at == expires_at_s(us(evs[-1]["ts"]), GROUP.online.ttl_us)
+    assert part.expires_at == expires_at_s(GROUP, us(evs[-1]["ts"]))
 
 
 # --------------------------------------------------------------------------------------------- freshness check
@@ -207,7 +207,7 @@ def config(tmp_path: Path) -> RuntimeConfig:
 
 def _published(store: InMemoryOnlineStore, day: date, newest: datetime) -> None:
     store.write_items(GROUP.name, [OnlineItem(f"u{i}", us(newest) - i, run_ts_us(day), 1,
-                                              expires_at_s(us(newest), GROUP.online.ttl_us), b"t")
+                                              expires_at_s(GROUP, us(newest)), b"t")
                                    for i in range(3)])
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weir.compute.ir import NEWEST_COL
+from weir.compute.online_tile import END as TILE_END
 from weir.online.codec import decode_tiles
 from weir.online.schema import (
     BATCH_ATTRIBUTES,
@@ -54,7 +55,7 @@ class ItemView:
 
 def after_cutoff(tiles: Sequence[Mapping[str, Any]], cutoff_us: int | None) -> list[dict[str, Any]]:
     """Tiles whose end is after ``cutoff_us`` (all of them without a cutoff)."""
-    return [dict(t) for t in tiles if cutoff_us is None or int(t["tile_end_us"]) > cutoff_us]
+    return [dict(t) for t in tiles if cutoff_us is None or int(t[TILE_END]) > cutoff_us]
 
 
 def newest_in(tiles: Sequence[Mapping[str, Any]]) -> int | None:

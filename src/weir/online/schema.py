@@ -49,7 +49,3 @@ def table_name(config: RuntimeConfig, group: str) -> str:
     """The online table of ``group``: ``<dynamodb_table_prefix><group>``."""
     return f"{config.dynamodb_table_prefix}{group}"
 
-
-def expires_at_s(newest_event_us: int, ttl_us: int) -> int:
-    """The TTL attribute of an item whose newest event is ``newest_event_us``: epoch seconds, rounded up."""
-    return -(-(newest_event_us + ttl_us) // 1_000_000)

@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from weir.compute.layout import expires_at_s
 from weir.online.codec import decode_tiles, encode_tiles
 from weir.online.interface import ApplyStats, OnlineStore, StreamMerge, StreamPart, StreamState
-from weir.online.schema import expires_at_s
 from weir.stream.merge import GroupLayout, merge_item_tiles
 
 __all__ = ["ApplyStats", "StreamOnlineWriter"]
@@ -44,8 +44,6 @@ class StreamOnlineWriter:
     def merge_for(self, tiles_by_pk: Mapping[str, Sequence[Mapping[str, Any]]], run_us: int,
                   source_version: int) -> StreamMerge:
         """The merge the store calls per entity with what it read (again after a lost race)."""
-        ttl_us = self.group.online.ttl_us
-
         def merge(pk: str, stored: StreamState | None) -> StreamPart:
             old = decode_tiles(stored.tiles) if stored is not None and stored.tiles else []
             cutoff = stored.batch_run_us if stored is not None else None
@@ -54,7 +52,7 @@ class StreamOnlineWriter:
             newest_any = max((n for n in known if n is not None), default=None)
             previous_run = stored.stream_run_us if stored is not None and stored.stream_run_us else 0
             return StreamPart(encode_tiles(tiles), newest, max(run_us, previous_run), source_version,
-                              None if newest_any is None else expires_at_s(newest_any, ttl_us))
+                              None if newest_any is None else expires_at_s(self.group, newest_any))
 
         return merge
 
