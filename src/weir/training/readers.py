@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from weir.batch.source import run_time
 from weir.batch.tables import PARTITION_COL, features_path
+from weir.compute.layout import run_time
 from weir.runtime import RuntimeConfig, load_config
 from weir.training.refs import TrainingSetError
 
@@ -71,7 +71,7 @@ def _as_of_day(days: list[date], as_of: date | datetime | None, group: str) -> d
     if as_of is None:
         return days[-1]
     if isinstance(as_of, datetime):
-        at = as_of if as_of.tzinfo is None else as_of.astimezone(UTC).replace(tzinfo=None)
+        at = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
         earlier = [d for d in days if run_time(d) <= at]
         if not earlier:
             raise TrainingSetError(f"feature table of '{group}' has no run at or before {as_of} (first run: "
