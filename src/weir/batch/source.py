@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from weir.batch.tables import source_path, table_exists
+from weir.lake.delta import table_exists
+from weir.lake.paths import PARTITION_COL, source_path
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
@@ -105,8 +106,8 @@ def read_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
     assert key_null is not None
     declared = list(group.source.columns)
     null_ts = ts.isNull()
-    if "ds" in raw.columns:
-        null_ts = null_ts & (F.col("ds") >= F.lit(first)) & (F.col("ds") <= F.lit(last))
+    if PARTITION_COL in raw.columns:
+        null_ts = null_ts & (F.col(PARTITION_COL) >= F.lit(first)) & (F.col(PARTITION_COL) <= F.lit(last))
     reason = (F.when(ts.isNull(), F.lit(f"null event time ({group.event_time})"))
               .when(key_null, F.lit(f"null key ({', '.join(group.key_columns)})")))
     # One scan: in-range rows (valid or with a null key) and the null-event-time rows of the range.

@@ -36,20 +36,21 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from weir.lake.paths import (
+    PARTITION_COL,
+    checkpoint_path,
+    deadletter_path,
+    events_path,
+    late_path,
+    stream_metrics_path,
+)
 from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
 from weir.runtime import RuntimeConfig
 from weir.spec.models import ColumnType, FeatureGroup
 from weir.stream.merge import GroupLayout
 from weir.stream.parse import KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
-from weir.stream.tables import (
-    checkpoint_path,
-    deadletter_path,
-    events_path,
-    last_metrics_file,
-    late_path,
-    metrics_path,
-)
+from weir.stream.state_files import last_metrics_file
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -62,7 +63,6 @@ log = logging.getLogger("weir.stream")
 LATE_COL = "late"
 BATCH_COL = "batch_id"
 QUERY_COL = "query_id"
-PARTITION_COL = "ds"
 _EVENT_US = "_event_us"
 
 
@@ -178,11 +178,11 @@ class BatchProcessor:
         """High-water mark (event micros) after batch ``batch_id - 1`` of this query (or of earlier queries)."""
         from pyspark.sql import functions as F
 
-        from weir.batch.tables import table_exists
+        from weir.lake.delta import table_exists
 
         if self._hwm is not None and self._hwm[0] == batch_id - 1:
             return self._hwm[1]
-        path = metrics_path(self.config)
+        path = stream_metrics_path(self.config)
         if not table_exists(self.spark, path):
             return None
         rows = self.spark.read.format("delta").load(path).where(F.col("group") == F.lit(self.group.name))
@@ -206,7 +206,7 @@ class BatchProcessor:
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         from pyspark.sql import functions as F
 
-        from weir.batch.tables import table_version
+        from weir.lake.delta import table_version
 
         started = datetime.now(UTC)
         began = time.perf_counter()
@@ -291,7 +291,8 @@ class BatchProcessor:
             _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version)
         metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
         t_metrics = time.perf_counter()
-        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), metrics_path(self.config), batch_id)
+        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), stream_metrics_path(self.config),
+                     batch_id)
         phases["metrics"] = time.perf_counter() - t_metrics
         self._hwm = (batch_id, None if hwm is None else int(hwm))
         self.last = m

@@ -18,18 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from weir.batch.delta_log import DeltaLogUnreadable, LogSnapshot, log_snapshot, read_partitions_at
-from weir.batch.tables import (
-    PARTITION_COL,
-    RUN_TS_COL,
-    features_path,
-    source_path,
-    table_exists,
-    table_version,
-    tiles_path,
-)
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
 from weir.compute.windows import DAY_US, feature_windows, group_hops
+from weir.lake.delta import table_exists, table_version
+from weir.lake.delta_log import DeltaLogUnreadable, LogSnapshot, log_snapshot, read_partitions_at
+from weir.lake.paths import PARTITION_COL, RUN_TS_COL, features_path, source_path, tiles_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import Aggregation, FeatureGroup
 from weir.training.refs import GroupRequest, TrainingSetError, check_spine_columns, resolve_refs

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from weir.batch.tables import PARTITION_COL
+from weir.lake.paths import PARTITION_COL
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
