@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
 
-from weir.devstack.process import free_port
+from weir.process import free_port
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 
@@ -51,9 +51,9 @@ def test_broker_restart_while_streaming_loses_nothing(stack: RuntimeConfig, spar
     from pyspark.sql import functions as F
 
     from weir.devstack.kafka import jars_dir, kafka_dir, start_kafka
-    from weir.devstack.process import read_pid, stop_process
     from weir.lake.paths import events_path, stream_metrics_path
     from weir.online.store import DynamoOnlineStore
+    from weir.process import read_pid, stop_process
     from weir.stream import produce_records, supervisor
 
     run = uuid.uuid4().hex[:8]

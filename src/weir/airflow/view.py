@@ -52,7 +52,7 @@ def stream_state(config: RuntimeConfig, group: str) -> str:
     try:
         from weir.stream.supervisor import status
     except ImportError:
-        from weir.devstack.process import read_pid
+        from weir.process import read_pid
 
         pid = read_pid(config.state_dir / "streams" / f"{group}.pid")
         return f"running (pid {pid})" if pid else "not running"

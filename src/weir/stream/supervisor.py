@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from weir.devstack.process import read_pid, start_background, stop_process
+from weir.process import read_pid, start_background, stop_process
 from weir.runtime import RuntimeConfig, load_config
 from weir.stream.state_files import last_metrics_file, log_file, pid_file
 
