@@ -101,7 +101,7 @@ def publish(group_name: str, ds: str | date, config: RuntimeConfig | None = None
     day = parse_ds(ds)
     with step_run(config, group_name, "publish", day.isoformat()) as out:
         s = publish_tiles(_spark(config, f"weir-publish-{group_name}"), _group(config, group_name), day, config,
-                    progress=False)
+                          progress=False)
         out.update(group=group_name, ds=day.isoformat(), table=s.table, source_version=s.source_version,
                    entities=s.entities, written=s.written, skipped=s.skipped, expired=s.expired,
                    invalid=s.invalid, retried=s.retried, seconds=round(s.seconds, 1))
