@@ -28,26 +28,75 @@ class RuntimeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    project_root: Path = Field(default_factory=_project_root)
-    state_dir: Path = Field(default_factory=lambda: _project_root() / ".state")
-    specs_dir: Path = Field(default_factory=lambda: _project_root() / "feature_specs")
-    lake_path: str = ""  # default: <state_dir>/lake ; may be s3a://bucket/prefix on a cluster
-    checkpoint_path: str = ""  # default: <state_dir>/checkpoints
-    spark_master: str = "local[2]"
-    spark_driver_memory: str = "2g"
-    spark_shuffle_partitions: int = 4
-    spark_ivy_dir: str = ""  # default: ~/.ivy2.5.2 (Spark's own cache)
-    maven_repo: str = "https://repo1.maven.org/maven2"
-    spark_extra_packages: str = ""  # comma separated Maven coordinates added to the defaults
-    spark_ui: bool = False
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_controller_port: int = 9093
-    kafka_security_protocol: str = "PLAINTEXT"
-    dynamodb_endpoint: str = "http://127.0.0.1:8765"  # empty string means real AWS (the default AWS chain)
-    dynamodb_region: str = "eu-west-1"
-    dynamodb_table_prefix: str = "weir_"
-    airflow_home: str = ""  # default: <state_dir>/airflow
-    airflow_port: int = 8080
+    project_root: Path = Field(
+        default_factory=_project_root,
+        description="The checkout holding `dags/`, `plugins/` and `jobs/` (Airflow's folders, spark-submit's "
+                    "job files). Default: the checkout this package runs from, else the working directory.",
+        examples=["/opt/weir"])
+    state_dir: Path = Field(
+        default_factory=lambda: _project_root() / ".state",
+        description="Local state: the local stack's data, logs and pid files, and the default home of the lake, "
+                    "the checkpoints and Airflow. Default: `<project_root>/.state`.")
+    specs_dir: Path = Field(
+        default_factory=lambda: _project_root() / "feature_specs",
+        description="Where the CLI, the SDK (`OnlineClient`, `build`, `publish`), the DAG factory and the Weir "
+                    "view read feature specs (`*.yaml`). Default: `<project_root>/feature_specs`.",
+        examples=["/opt/weir/feature_specs"])
+    lake_path: str = Field(
+        "", description="Root of the Delta lake: source, tile, feature and bookkeeping tables. "
+                        "Empty: `<state_dir>/lake`.",
+        examples=["s3a://credit-lake/weir"])
+    checkpoint_path: str = Field(
+        "", description="Root of the Structured Streaming checkpoints (Kafka offsets live here, one directory "
+                        "per group). Empty: `<state_dir>/checkpoints`.",
+        examples=["s3a://credit-lake/weir-checkpoints"])
+    spark_master: str = Field(
+        "local[2]", description="Spark master for in-process sessions and `spark-submit --master` of the "
+                                "Airflow tasks.",
+        examples=["spark://spark-master:7077", "yarn", "k8s://https://k8s-api:443"])
+    spark_driver_memory: str = Field("2g", description="Spark driver memory (`spark.driver.memory`).",
+                                     examples=["8g"])
+    spark_shuffle_partitions: int = Field(4, description="`spark.sql.shuffle.partitions` of Weir's sessions.",
+                                          examples=[200])
+    spark_ivy_dir: str = Field(
+        "", description="Ivy cache for the Delta and Kafka-connector jars Spark resolves. "
+                        "Empty: `~/.ivy2.5.2` (Spark's own cache).",
+        examples=["/shared/ivy"])
+    maven_repo: str = Field("https://repo1.maven.org/maven2",
+                            description="Maven repository Spark resolves its jars from (after `~/.m2`).",
+                            examples=["https://maven.internal/maven2"])
+    spark_extra_packages: str = Field(
+        "", description="Comma-separated Maven coordinates added to Spark's packages (e.g. for S3 access).",
+        examples=["org.apache.hadoop:hadoop-aws:3.4.2"])
+    spark_ui: bool = Field(False, description="Start the Spark web UI (off by default: quiet, no port taken).")
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka brokers the streaming jobs and `weir produce` use; the local "
+                                      "broker (`weir dev up`) listens on the first one's port.",
+        examples=["b-1.kafka.internal:9092,b-2.kafka.internal:9092"])
+    kafka_controller_port: int = Field(
+        9093, description="KRaft controller port of the local broker (`weir dev up` only; unused with a "
+                          "real Kafka cluster).")
+    kafka_security_protocol: str = Field("PLAINTEXT", description="Kafka `security.protocol` of every client.",
+                                         examples=["SSL"])
+    dynamodb_endpoint: str = Field(
+        "http://127.0.0.1:8765", description="DynamoDB endpoint (the local server of `weir dev up` listens on "
+                                             "its port). Empty: real AWS, credentials from the default AWS chain.",
+        examples=[""])
+    dynamodb_region: str = Field("eu-west-1", description="AWS region of the online tables.",
+                                 examples=["us-east-1"])
+    dynamodb_table_prefix: str = Field("weir_", description="Online tables are named `<prefix><group>`.",
+                                       examples=["weir_prod_"])
+    airflow_home: str = Field("", description="`AIRFLOW_HOME` of the local Airflow (`weir airflow up`). "
+                                              "Empty: `<state_dir>/airflow`.")
+    airflow_port: int = Field(8080, description="Port of the local Airflow's api-server and UI "
+                                                "(`weir airflow up`).")
+    prometheus_port: int = Field(9090, description="Port of the local Prometheus (`weir dev prometheus`).")
+    metrics_textfile_dir: str = Field(
+        "", description="Where batch steps (compute, validate, publish) write their metrics as `.prom` files for "
+                        "node_exporter's textfile collector. Empty: `<state_dir>/metrics`.")
+    pushgateway_url: str = Field(
+        "", description="A Prometheus Pushgateway that batch steps also push their metrics to. Empty: textfile "
+                        "only.", examples=["http://pushgateway:9091"])
 
     @property
     def lake(self) -> str:
@@ -58,6 +107,11 @@ class RuntimeConfig(BaseModel):
     def checkpoints(self) -> str:
         """Root of Structured Streaming checkpoints."""
         return self.checkpoint_path or str(self.state_dir / "checkpoints")
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where batch steps write their ``.prom`` files (node_exporter's textfile collector reads them)."""
+        return Path(self.metrics_textfile_dir) if self.metrics_textfile_dir else self.state_dir / "metrics"
 
     @property
     def airflow_home_dir(self) -> Path:
@@ -110,7 +164,11 @@ def _env_values() -> dict[str, Any]:
 
 
 def build_config(**overrides: Any) -> RuntimeConfig:
-    """Resolve defaults < profile file < ``WEIR_*`` env < explicit ``overrides``."""
+    """Resolve defaults < profile file < ``WEIR_*`` env < explicit ``overrides``.
+
+    >>> config = build_config(lake_path="/tmp/weir-lake", dynamodb_table_prefix="weir_test_")
+    >>> config.table_path("features/user_spend")  # '/tmp/weir-lake/features/user_spend'
+    """
     values = {**_profile_values(), **_env_values(), **overrides}
     if values.get("state_dir"):
         state = Path(values["state_dir"]).resolve()
@@ -124,5 +182,8 @@ def build_config(**overrides: Any) -> RuntimeConfig:
 
 @lru_cache(maxsize=1)
 def load_config() -> RuntimeConfig:
-    """The process-wide config (cached; call ``load_config.cache_clear()`` after changing the environment)."""
+    """The process-wide config (cached; call ``load_config.cache_clear()`` after changing the environment).
+
+    >>> load_config().specs_dir  # WEIR_SPECS_DIR, else feature_specs/ of the checkout
+    """
     return build_config()

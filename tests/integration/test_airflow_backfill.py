@@ -52,8 +52,6 @@ START, END = date(2026, 3, 1), date(2026, 3, 3)
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 TASKS = ["compute", "validate", "publish", "check_freshness"]
 ARTIFACTS = ROOT / "test-artifacts" / "airflow_ui"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 RUNS_TIMEOUT_S = 1800.0  # nine spark-submit jobs; on a busy 2-core machine each can take minutes
 
 
@@ -197,28 +195,6 @@ def test_airflow_backfill_equals_weir_backfill(airflow: RunningAirflow, spark: A
 
 
 # ---- the UI in a real browser ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        reason = f"{CHROMIUM} or {CHROMEDRIVER} missing: apt-get install chromium chromium-driver (.ci/run does)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1600,1000", "--lang=en-US"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-
 
 def _shot(driver: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"

@@ -175,3 +175,22 @@ def test_a_tile_table_partitioned_by_day_only_keeps_its_layout_and_values(spark,
     run_day(spark, group, START + timedelta(days=2), weir_config)
     assert partition_columns(spark, path) == ["ds"]
     assert_matches_oracle(spark, group, weir_config, events, [START + timedelta(days=i) for i in range(3)])
+
+
+def test_an_event_at_midnight_belongs_to_the_previous_days_run(spark, weir_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """docs/features.md: day D holds (D 00:00, D+1 00:00], so a backfill from a midnight event's date skips it."""
+    midnight = datetime.combine(START, datetime.min.time())
+    events = [{"user_id": "u1", "merchant_id": "m1", "amount": 1.0, "status": "approved", "event_ts": midnight},
+              {"user_id": "u1", "merchant_id": "m2", "amount": 2.0, "status": "approved",
+               "event_ts": midnight + timedelta(hours=12)}]
+    write_source(spark, weir_config.table_path("src_midnight"), events)
+    on_date, day_before = _group(tmp_path, "g_mid_on", "src_midnight"), _group(tmp_path, "g_mid_before", "src_midnight")
+    assert backfill(spark, on_date, START, START, weir_config).events == 1
+    assert backfill(spark, day_before, START - timedelta(days=1), START, weir_config).events == 2
+
+    def row(name: str, ds: date) -> Any:
+        return spark.read.format("delta").load(features_path(weir_config, name)).where(f"ds = '{ds}'").first()
+
+    assert row("g_mid_on", START).txn_count_7d == 1  # the midnight event was never read
+    assert row("g_mid_before", START).txn_count_7d == 2
+    assert row("g_mid_before", START - timedelta(days=1)).txn_count_1d == 1  # run time = the event's time

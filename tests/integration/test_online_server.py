@@ -178,3 +178,64 @@ def test_cli_init_and_get(setup: tuple[RuntimeConfig, Path], monkeypatch: pytest
         assert r.exit_code == 2 and "no feature column 'nope'" in r.output
     finally:
         load_config.cache_clear()
+
+
+def test_cli_get_json_prints_exact_values(setup: tuple[RuntimeConfig, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table rounds to 4 significant digits; --json gives every value exactly (floats round-trip)."""
+    import json
+
+    from weir.cli.online import get_cmd
+
+    config, specs = setup
+    spend = parse_spec_text(SPEC)
+    big, small = 10.123456789, 0.1  # two hour tiles: the 1d sum merges exactly these two addends
+    DynamoOnlineStore(config).write_items("srv_spend", items_for(spend, {"u_exact": [
+        {"user_id": "u_exact", "merchant_id": "m1", "amount": big, "event_ts": T - timedelta(hours=3)},
+        {"user_id": "u_exact", "merchant_id": "m1", "amount": small, "event_ts": T - timedelta(minutes=10)},
+    ]}, T))
+    monkeypatch.setenv("WEIR_DYNAMODB_TABLE_PREFIX", config.dynamodb_table_prefix)
+    monkeypatch.setenv("WEIR_SPECS_DIR", str(specs))
+    load_config.cache_clear()
+    try:
+        runner = CliRunner()
+        r = runner.invoke(get_cmd, ["srv_spend", "u_exact", "nobody", "--at", T.isoformat()], terminal_width=200)
+        assert r.exit_code == 0, r.output
+        assert "10.22" in r.output and repr(big + small) not in r.output  # the table rounds to 4 digits
+        r = runner.invoke(get_cmd, ["srv_spend", "u_exact", "nobody", "--at", T.isoformat(), "--json"])
+        assert r.exit_code == 0, r.output
+        body = json.loads(r.output)
+        assert body["read_ts"] == T.isoformat()
+        exact, missing = body["results"]
+        assert exact["entity"] == "u_exact"
+        g = exact["groups"]["srv_spend"]
+        assert g["values"] == {"txn_count_1d": 2, "txn_count_7d": 2, "txn_amount_sum_1d": big + small}
+        assert repr(big + small) in r.output
+        assert g["found"] is True and g["event_ts"] == (T - timedelta(minutes=10)).isoformat()
+        assert g["as_of"] == T.isoformat() and g["age_s"] == 0 and g["stale"] is False and g["source_version"] == 3
+        assert missing["groups"]["srv_spend"] == {
+            "values": {"txn_count_1d": 0, "txn_count_7d": 0, "txn_amount_sum_1d": None}, "found": False,
+            "event_ts": None, "as_of": None, "age_s": None, "stale": None, "source_version": None}
+        # the same shape as POST /features
+        with TestClient(create_app(config)) as http:
+            served = http.post("/features", json={"features": ["srv_spend"], "entities": ["u_exact", "nobody"],
+                                                  "at": T.isoformat()}).json()
+        assert served == body
+        # no --at: the read time used is printed
+        r = runner.invoke(get_cmd, ["srv_pair", "user_id=u1,shop_id=7", "--json"])
+        assert r.exit_code == 0, r.output
+        body = json.loads(r.output)
+        assert abs(datetime.fromisoformat(body["read_ts"]) - datetime.now(UTC)) < timedelta(minutes=1)
+        assert body["results"][0]["entity"] == {"user_id": "u1", "shop_id": 7}
+    finally:
+        load_config.cache_clear()
+
+
+def test_an_age_equal_to_the_ttl_already_gets_the_defaults(setup: tuple[RuntimeConfig, Path]) -> None:
+    """docs/features.md: values while age < online.ttl (7d here); defaults from age == ttl on."""
+    client = OnlineClient(setup[0])
+    expiry = T - timedelta(hours=2) + timedelta(days=7)  # u1's newest event + ttl
+    (before,) = client.get_features("srv_spend", ["u1"], at=expiry - timedelta(microseconds=1))
+    (at_ttl,) = client.get_features("srv_spend", ["u1"], at=expiry)
+    assert before.groups["srv_spend"].found and before.values["txn_count_7d"] == 1
+    assert not at_ttl.groups["srv_spend"].found
+    assert at_ttl.values == {"txn_count_1d": 0, "txn_count_7d": 0, "txn_amount_sum_1d": None}

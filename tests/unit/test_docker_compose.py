@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,161 @@ def test_docker_compose_config_is_valid() -> None:
         assert result.returncode == 0, f"`{' '.join(cmd)} config -q` failed:\n{result.stderr}{result.stdout}"
         return
     pytest.skip("no Compose client installed (" + ("; ".join(reasons) or "no docker CLI") + ")")
+
+
+# --------------------------------------------------------------------------- exposure, auth and secrets
+ENV_EXAMPLE = ROOT / ".env.example"
+REQUIRED_SECRETS = {"POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY",
+                    "AIRFLOW_ADMIN_PASSWORD"}
+LOOPBACK_BIND = "${WEIR_BIND:-127.0.0.1}"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}")
+
+
+class MissingVariable(KeyError):
+    pass
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's variable interpolation (``${V}``, ``${V:-d}``, ``${V-d}``, ``${V:?m}``, ``${V?m}``, ``$$``)."""
+    missing: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        name, colon, op, arg = m.group(1), m.group(2), m.group(3), m.group(4)
+        value = env.get(name)
+        unset = value is None or (colon == ":" and value == "")
+        if op == "?" and unset:
+            missing.append(f"{name}: {arg}")
+            return ""
+        if op == "-" and unset:
+            return arg
+        return value or ""
+
+    parts = text.split("$$")
+    out = "$".join(VAR_RE.sub(one, p) for p in parts)
+    if missing:
+        raise MissingVariable(missing)
+    return out
+
+
+def _strings(node: Any) -> Iterator[str]:
+    """Every string in the parsed file (comments are gone, as for Compose, which interpolates values only)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _strings(k)
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def _interpolate_tree(node: Any, env: dict[str, str]) -> Any:
+    """The parsed file with every value interpolated; :class:`MissingVariable` lists all required ones unset."""
+    missing: list[str] = []
+
+    def walk(n: Any) -> Any:
+        if isinstance(n, str):
+            try:
+                return interpolate(n, env)
+            except MissingVariable as exc:
+                missing.extend(exc.args[0])
+                return ""
+        if isinstance(n, dict):
+            return {k: walk(v) for k, v in n.items()}
+        if isinstance(n, list):
+            return [walk(v) for v in n]
+        return n
+
+    out = walk(node)
+    if missing:
+        raise MissingVariable(sorted(set(missing)))
+    return out
+
+
+def _used_vars(compose: dict[str, Any]) -> list[re.Match[str]]:
+    return [m for text in _strings(compose) for m in VAR_RE.finditer(text.replace("$$", ""))]
+
+
+def _example_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    return env
+
+
+def _port_host(entry: Any) -> str | None:
+    if isinstance(entry, dict):
+        return str(entry.get("host_ip")) if entry.get("host_ip") else None
+    parts = str(entry).rsplit(":", 2)
+    return parts[0] if len(parts) == 3 else None
+
+
+def test_every_published_port_is_loopback_unless_the_operator_opts_in(services: dict[str, dict[str, Any]]) -> None:
+    published = 0
+    for name, svc in services.items():
+        assert svc.get("network_mode") != "host", f"{name}: host networking publishes every port"
+        for entry in svc.get("ports") or []:
+            published += 1
+            assert _port_host(entry) == LOOPBACK_BIND, f"{name}: port {entry} must be bound to {LOOPBACK_BIND}"
+    assert published >= 6  # Kafka, Spark master (RPC + UI), Spark worker UI, DynamoDB, Airflow
+
+
+def test_interpolated_with_the_example_env_every_port_is_on_127_0_0_1(compose: dict[str, Any]) -> None:
+    env = {**_example_env(), **{k: f"test-{k.lower()}" for k in REQUIRED_SECRETS}}
+    data = _interpolate_tree(compose, env)
+    hosts = {_port_host(p) for svc in data["services"].values() for p in svc.get("ports") or []}
+    assert hosts == {"127.0.0.1"}
+    for svc in data["services"].values():  # every secret arrives non-empty
+        for key, value in _env(svc).items():
+            if SECRET_KEY_RE.search(key):
+                assert value.startswith("test-"), (key, value)
+    exposed = _interpolate_tree(compose, {**env, "WEIR_BIND": "0.0.0.0"})
+    assert {_port_host(p) for svc in exposed["services"].values() for p in svc.get("ports") or []} == {"0.0.0.0"}
+
+
+def test_secrets_must_come_from_env_and_have_no_defaults(compose: dict[str, Any]) -> None:
+    used = _used_vars(compose)
+    assert {m.group(1) for m in used if SECRET_KEY_RE.search(m.group(1))} == REQUIRED_SECRETS
+    for match in used:
+        if SECRET_KEY_RE.search(match.group(1)):
+            assert match.group(2) == ":" and match.group(3) == "?" and match.group(4), \
+                f"{match.group(0)}: a secret must be ${{VAR:?message}} (required, no default)"
+    with pytest.raises(MissingVariable) as exc:  # without .env: compose refuses, naming each variable
+        _interpolate_tree(compose, _example_env())
+    named = {m.split(":")[0] for m in exc.value.args[0]}
+    assert named == REQUIRED_SECRETS and all(".env" in m for m in exc.value.args[0])
+
+
+def test_env_example_lists_every_variable_without_real_secrets(compose: dict[str, Any]) -> None:
+    example = _example_env()
+    commented = {line.lstrip("# ").partition("=")[0] for line in ENV_EXAMPLE.read_text().splitlines()
+                 if re.match(r"^#\s*[A-Z_]+=", line)}
+    used = {m.group(1) for m in _used_vars(compose)}
+    assert used <= set(example) | commented, f"not in .env.example: {sorted(used - set(example) - commented)}"
+    for key in REQUIRED_SECRETS:
+        assert example.get(key) == "", f".env.example: {key} must be empty (the operator generates it)"
+    for key, value in example.items():
+        if SECRET_KEY_RE.search(key):
+            assert value == "", f".env.example: {key} holds a value"
+    assert example["WEIR_BIND"] == "127.0.0.1"
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_airflow_has_real_users_not_everyone_admin(services: dict[str, dict[str, Any]]) -> None:
+    text = COMPOSE_FILE.read_text()
+    assert "SIMPLE_AUTH_MANAGER_ALL_ADMINS" not in text and "SIMPLE_AUTH_MANAGER_USERS" not in text
+    for name in AIRFLOW_SERVICES:
+        env = _env(services[name])
+        assert env.get("AIRFLOW__CORE__AUTH_MANAGER") == FAB_AUTH_MANAGER, name
+        assert ("AIRFLOW_ADMIN_PASSWORD" in env) == (name == "airflow-init"), \
+            f"{name}: the admin password belongs to airflow-init only"
+    init = "\n".join(services["airflow-init"]["command"])
+    assert "airflow users create --role Admin" in init
+    assert '"$$AIRFLOW_ADMIN_PASSWORD"' in init and '"$$AIRFLOW_ADMIN_USERNAME"' in init  # not interpolated by compose
+    dockerfile = (ROOT / "docker" / "airflow" / "Dockerfile").read_text()
+    assert re.search(r"apache-airflow-providers-fab==\$\{FAB_VERSION\}", dockerfile)
+    assert re.search(r"^ARG FAB_VERSION=\d+\.\d+\.\d+$", dockerfile, re.M)

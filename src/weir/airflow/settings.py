@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -100,7 +100,3 @@ def group_dag_settings(group: FeatureGroup, defaults: DagDefaults | None = None)
         task_timeouts=timeouts,
         start_date=d.start_date,
     )
-
-
-def with_overrides(defaults: DagDefaults, **changes: Any) -> DagDefaults:
-    return replace(defaults, **changes)

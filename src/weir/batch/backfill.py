@@ -1,4 +1,4 @@
-"""``backfill(group, start, end)`` and the daily run: the batch engine over a range of days, in chunks."""
+"""``backfill(spark, group, start, end)`` and the daily run of one day: the batch engine over days, in chunks."""
 
 from __future__ import annotations
 
@@ -75,6 +75,12 @@ def backfill(spark: SparkSession, group: FeatureGroup, start: date, end: date, c
 
     Rerunning a range replaces exactly that range. Chunks run in date order, each starting from the stored
     tiles and lifetime snapshot the previous one left, so a long backfill equals the same days run one by one.
+    Day D holds the events in (D 00:00, D+1 00:00]: to include events at midnight of the first event's date,
+    start a day earlier.
+
+    >>> group = find_spec("user_spend", load_config().specs_dir)
+    >>> summary = backfill(get_spark(), group, date(2026, 9, 30), date(2026, 10, 31))
+    >>> summary.events, summary.feature_rows
     """
     config = config or load_config()
     summary = BackfillSummary(group.name, start, end, uuid.uuid4().hex[:12])
@@ -98,5 +104,8 @@ def backfill(spark: SparkSession, group: FeatureGroup, start: date, end: date, c
 
 def run_day(spark: SparkSession, group: FeatureGroup, ds: date, config: RuntimeConfig | None = None,
             ) -> BackfillSummary:
-    """The scheduled daily run of day ``ds`` (incremental: day ``ds``'s events plus stored tiles)."""
+    """The scheduled daily run of day ``ds`` (incremental: day ``ds``'s events plus stored tiles).
+
+    >>> run_day(get_spark(), find_spec("user_spend", load_config().specs_dir), date(2026, 11, 1)).feature_rows
+    """
     return backfill(spark, group, ds, ds, config, chunk_days=1)

@@ -27,10 +27,30 @@ def up() -> None:
     click.echo(f"state dir: {config.state_dir}   lake: {config.lake}")
 
 
+@dev.command("prometheus")
+@click.option("--interval", type=float, default=15.0, show_default=True, help="scrape and rule interval (s)")
+def prometheus(interval: float) -> None:
+    """Start Prometheus with Weir's alert rules, scraping `weir serve` (:8000) and `weir stream --metrics-port
+    9108`; `weir dev down` stops it."""
+    from weir.devstack.prometheus import DEFAULT_TARGETS, prometheus_url, start_prometheus
+
+    config = load_config()
+    try:
+        pid = start_prometheus(config, DEFAULT_TARGETS, interval)
+    except DevStackError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"prometheus up   pid {pid:<7} {prometheus_url(config)} (alerts: {prometheus_url(config)}/alerts)")
+
+
 @dev.command("down")
 def down() -> None:
     """Stop exactly the services `weir dev up` started (by pid file). Harmless when nothing runs."""
-    stopped = stack_down(load_config())
+    from weir.devstack.prometheus import stop_prometheus
+
+    config = load_config()
+    stopped = stack_down(config)
+    if stop_prometheus(config):
+        stopped.append("prometheus")
     click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import click
@@ -50,15 +51,19 @@ def publish_cmd(group: str, ds: datetime, no_progress: bool) -> None:
 @click.argument("group")
 @click.argument("keys", nargs=-1, required=True)
 @click.option("--at", "at", default=None, help="read time, ISO 8601 (default: now)")
-def get_cmd(group: str, keys: tuple[str, ...], at: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="print exact values as JSON, in the shape of the HTTP server's POST /features response")
+def get_cmd(group: str, keys: tuple[str, ...], at: str | None, as_json: bool) -> None:
     """Show GROUP's features for entities: KEY is a value (single-key groups) or k=v[,k=v] pairs.
 
-    GROUP may also be group:feature_column.
+    GROUP may also be group:feature_column. The table rounds numbers to 4 significant digits for reading;
+    --json prints every value exactly (floats round-trip), with the read time used.
     """
     from rich.console import Console
     from rich.table import Table
 
-    from weir.online.client import OnlineClient
+    from weir.compute.windows import us_to_datetime
+    from weir.online.client import OnlineClient, parse_at
     from weir.online.errors import FeatureRequestError
     from weir.online.keys import coerce_key_text
 
@@ -75,11 +80,16 @@ def get_cmd(group: str, keys: tuple[str, ...], at: str | None) -> None:
                                  for k, v in pairs.items()})
             else:
                 entities.append(coerce_key_text(text, spec.source.columns[spec.key_columns[0]], spec.key_columns[0]))
-        results = client.get_features([group], entities, at=at)
+        read_at = us_to_datetime(parse_at(at))
+        results = client.get_features([group], entities, at=read_at)
     except FeatureRequestError as exc:
         raise click.UsageError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"read_ts": read_at.isoformat(), "results": [r.to_dict() for r in results]},
+                              indent=2))
+        return
     columns = wanted[name]
-    table = Table(title=f"{name} at {at or 'now'}")  # one row per feature, one column per entity
+    table = Table(title=f"{name} at {read_at.isoformat()}")  # one row per feature, one column per entity
     table.add_column("feature", style="bold")
     for res in results:
         table.add_column(_fmt(res.entity), justify="right")
@@ -108,15 +118,40 @@ def _fmt(v: object) -> str:
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on; anything but loopback needs API keys (or --insecure-no-auth)")
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve features over HTTP (POST /features, GET /healthz, /docs)."""
+@click.option("--api-keys-file", type=click.Path(dir_okay=False), default=None,
+              help="file of accepted API keys, one a line (also: WEIR_SERVE_API_KEYS, WEIR_SERVE_API_KEYS_FILE)")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="serve a non-loopback address without API keys (only behind an authenticating proxy)")
+@click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1024))
+@click.option("--max-entities", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-features", default=100, show_default=True, type=click.IntRange(min=1))
+def serve(host: str, port: int, api_keys_file: str | None, insecure_no_auth: bool, max_body_bytes: int,
+          max_entities: int, max_features: int) -> None:
+    """Serve features over HTTP (POST /features, GET /healthz, /docs).
+
+    Callers send a key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>' when keys are configured.
+    """
     import uvicorn
 
-    from weir.online.server import create_app
+    from weir.online.http_guard import ServeConfigError, bind_policy, load_api_keys
+    from weir.online.server import ServeLimits, create_app
 
-    uvicorn.run(create_app(load_config()), host=host, port=port, log_level="info")
+    try:
+        keys = load_api_keys(keys_file=api_keys_file)
+        warning = bind_policy(host, keys, insecure_no_auth)
+    except ServeConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if warning:
+        click.secho(warning, fg="red", bold=True, err=True)
+    limits = ServeLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_features=max_features)
+    click.echo(f"weir serve on {host}:{port}: " + (f"{len(keys.digests)} API key(s) required" if keys
+                                                     else "no API keys (open to every caller that can connect)"),
+               err=True)
+    uvicorn.run(create_app(load_config(), api_keys=keys, limits=limits), host=host, port=port, log_level="info",
+                server_header=False, timeout_keep_alive=5, limit_concurrency=256)
 
 
 COMMANDS = [online, publish_cmd, get_cmd, serve]

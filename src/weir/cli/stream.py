@@ -15,10 +15,16 @@ from weir.runtime import load_config
               help="micro-batch interval (ignored with --available-now)")
 @click.option("--max-offsets-per-trigger", type=int, default=50_000, show_default=True,
               help="at most this many Kafka records per micro-batch")
-def stream_cmd(group: str, available_now: bool, trigger_seconds: float, max_offsets_per_trigger: int) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="expose Prometheus metrics (batches, lag, up) on this port at /metrics")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="address of the metrics endpoint")
+def stream_cmd(group: str, available_now: bool, trigger_seconds: float, max_offsets_per_trigger: int,
+               metrics_port: int | None, metrics_host: str) -> None:
     """Run GROUP's streaming job: Kafka -> event log, dead letters, late events and the online store."""
+    from weir import metrics
     from weir.spark import get_spark
     from weir.stream.job import StreamOptions, run_stream
+    from weir.stream.monitor import StreamMonitor, active_query_progress
 
     g = load_group(group)
     if g.source.kafka is None:
@@ -30,7 +36,20 @@ def stream_cmd(group: str, available_now: bool, trigger_seconds: float, max_offs
                             max_offsets_per_trigger=max_offsets_per_trigger or None)
     click.echo(f"streaming {g.name} from topic {g.source.kafka.topic} "
                f"({'available-now' if available_now else f'every {trigger_seconds:g}s'})")
-    processor = run_stream(get_spark(f"weir-stream-{g.name}", config), g, config, options)
+    spark = get_spark(f"weir-stream-{g.name}", config)
+    monitor = None
+    if metrics_port is not None:
+        metrics.start_metrics_server(metrics_port, metrics_host)
+        metrics.declare_slos([g])
+        monitor = StreamMonitor(config, g.name, g.source.kafka.topic,
+                                active_query_progress(spark, f"weir_stream_{g.name}")).start()
+        click.echo(f"metrics on http://{metrics_host}:{metrics_port}/metrics")
+    try:
+        processor = run_stream(spark, g, config, options,
+                               on_batch=metrics.record_stream_batch if metrics_port is not None else None)
+    finally:
+        if monitor is not None:
+            monitor.stop()
     if processor.last is not None:
         click.echo(processor.last.line())
 

@@ -48,10 +48,6 @@ def spark_type(logical: str) -> T.DataType:
     return _SPARK_TYPES[logical]
 
 
-def source_schema(group: FeatureGroup) -> T.StructType:
-    return T.StructType([T.StructField(c, spark_type(t.value)) for c, t in group.source.columns.items()])
-
-
 def ir_fields(group: FeatureGroup) -> list[tuple[str, T.DataType]]:
     """(IR column, Spark type) for all features of the group."""
     return [(ir_column(f, p.part), spark_type(p.type)) for f in group.features for p in ir_parts(group, f)]
@@ -276,16 +272,6 @@ def merge_aggregations(group: FeatureGroup, features: Sequence[str] | None = Non
     return out
 
 
-def finalize_columns(group: FeatureGroup, features: Sequence[str] | None = None,
-                     names: dict[str, str] | None = None) -> list[Column]:
-    """From a merged IR row to feature values; column named ``names[feature]`` (default: feature name)."""
-    names = names or {}
-    return [
-        _finalize(f, lambda p, f=f: F.col(ir_column(f, p))).alias(names.get(f.name, f.name))  # type: ignore[misc]
-        for f in _features(group, features)
-    ]
-
-
 def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col: str | Column = HOP_COL,
                         tile_end_col: str | Column = TILE_END_COL, include_newest: bool = True,
                         windows: Sequence[WindowSpec] | None = None,
@@ -294,7 +280,7 @@ def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col:
 
     Every (feature, window) merges only the tiles of its hop whose interval lies in the window at ``t``
     (``tile_end - hop >= floor_h(t) - w`` and ``tile_end - hop < t``); tiles must hold only events
-    ``<= t`` (see ``point_in_time_tiles`` for the head tile). Output columns follow
+    ``<= t`` (``spark_pit.point_in_time_features`` builds the head tile from raw events). Output columns follow
     ``FeatureGroup.output_columns()``, then ``newest_event_ts`` (newest event time <= t seen). ``windows``
     (default the group's, in the same order) may give a window another hop, e.g. ``day_windows``;
     ``conditions`` replaces the rows some windows merge, by output column (e.g. blocks, ``weir.batch.blocks``).

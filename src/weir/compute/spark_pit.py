@@ -1,6 +1,7 @@
 """Feature values at given (keys, t) rows from tiles (and raw events for the partial head tile).
 
-Used by the batch engine (t = end of the run interval) and the training-set builder (t = label time).
+Used by the training-set builder (t = label time) and the Spark oracle tests. The batch engine does not call
+it: it merges its stored tiles at each run time with ``spark_agg.window_aggregations`` (``weir.batch.engine``).
 """
 
 from __future__ import annotations

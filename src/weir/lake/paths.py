@@ -28,6 +28,13 @@ STREAM_METRICS_TABLE = "_weir/stream_metrics"
 PUBLISH_LOG_TABLE = "_weir/publish_log"
 VALIDATION_RUNS_TABLE = "_weir/validation_runs"
 RUN_STATUS_TABLE = "_weir/run_status"
+DEADLETTER_REPLAYS_TABLE = "_weir/deadletter_replays"
+TRAINING_LINEAGE_TABLE = "_weir/training_lineage"
+
+#: every per-group table kind and every platform table (what table maintenance compacts and vacuums)
+GROUP_TABLES = (EVENTS, TILES, FEATURES, LIFETIME, QUARANTINE, DEADLETTER, LATE)
+PLATFORM_TABLES = (STREAM_METRICS_TABLE, VALIDATION_RUNS_TABLE, PUBLISH_LOG_TABLE, DEADLETTER_REPLAYS_TABLE,
+                   TRAINING_LINEAGE_TABLE, RUN_STATUS_TABLE)
 SMOKE_PREFIX = "_smoke"
 
 
@@ -93,6 +100,16 @@ def validation_runs_path(config: RuntimeConfig) -> str:
 def run_status_path(config: RuntimeConfig) -> str:
     """One row per pipeline step attempt (``weir.pipeline.status``): what the Airflow view shows."""
     return config.table_path(RUN_STATUS_TABLE)
+
+
+def deadletter_replays_path(config: RuntimeConfig) -> str:
+    """One row per replayed dead-letter offset (the audit trail of ``weir.stream.replay``)."""
+    return config.table_path(DEADLETTER_REPLAYS_TABLE)
+
+
+def training_lineage_path(config: RuntimeConfig) -> str:
+    """The Delta versions each written training set pins (table maintenance keeps them readable)."""
+    return config.table_path(TRAINING_LINEAGE_TABLE)
 
 
 def smoke_path(config: RuntimeConfig, run_id: str) -> str:

@@ -5,8 +5,9 @@ Python mirror (``py_feature_values``), so windows slide with read time: a ``1d``
 last event is 0 even though nothing was written since.
 
 Per entity and group the result also carries:
-* ``found``: an unexpired item exists. An item is treated as missing when its ``expires_at`` is past or its
-  newest event is older than the spec's ``online.ttl`` at ``at`` (DynamoDB deletes expired items lazily);
+* ``found``: an unexpired item exists. An item is treated as missing when ``at`` reaches its ``expires_at`` or
+  its newest event is ``online.ttl`` or more before ``at`` (an age equal to the TTL is expired), even before
+  DynamoDB deletes the item (it does so lazily);
 * ``event_ts``: the newest event the values are built from;
 * ``as_of``: the run time the item was published for, or the streaming micro-batch time when the stream part
   is newer (values are complete up to then; :mod:`weir.online.parts` combines the two parts);
@@ -182,7 +183,14 @@ class OnlineClient:
 
     def get_features(self, refs: Sequence[str] | str, entity_keys: Sequence[Any],
                      at: datetime | str | int | float | None = None) -> list[EntityFeatures]:
-        """Features ``refs`` for each entity (dicts of key values, or scalars for single-key groups)."""
+        """Features ``refs`` for each entity (dicts of key values, or scalars for single-key groups).
+
+        ``refs``: group names or ``group:column``. ``at``: the read time (datetime, naive = UTC; ISO 8601 string;
+        epoch seconds), default now. Returns one :class:`EntityFeatures` per entity, in order.
+
+        >>> (row,) = OnlineClient().get_features(["user_spend"], ["u000001"], at="2026-11-01T00:00:00Z")
+        >>> row.values["txn_count_7d"], row.groups["user_spend"].found, row.groups["user_spend"].age_s
+        """
         wanted = self.resolve(refs)
         t_us = parse_at(at)
         if isinstance(entity_keys, str | bytes | Mapping):

@@ -8,7 +8,7 @@ The grouping per entity runs in Spark (``collect_list`` of tile structs); the dr
 ``toLocalIterator`` into parallel newest-wins conditional puts. A rerun ends in the same state: items already
 written by the interrupted run are rewritten with identical content (same events, same ``run_us``).
 
-Items whose newest event is older than the spec's ``online.ttl`` at T are not written (they would be served
+Items whose newest event is ``online.ttl`` or more before T (age >= ttl) are not written (they would be served
 as missing anyway and DynamoDB's TTL would delete them): counted as ``expired``.
 """
 
@@ -47,7 +47,7 @@ class PublishSummary:
     entities: int = 0
     written: int = 0
     skipped: int = 0  # a newer value was kept
-    expired: int = 0  # newest event older than the TTL at T: not written
+    expired: int = 0  # newest event at least the TTL before T (age >= ttl): not written
     invalid: int = 0  # keys DynamoDB cannot store (e.g. empty string): not written
     retried: int = 0
     seconds: float = 0.0
@@ -193,7 +193,11 @@ def _plain_tile(tile: Any) -> dict[str, Any]:
 
 def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: RuntimeConfig | None = None,
             progress: bool = True, store: DynamoOnlineStore | None = None, log: bool = True) -> PublishSummary:
-    """Publish the tiles of ``group`` as of the end of ``ds`` to DynamoDB (newest wins); see module doc."""
+    """Publish the tiles of ``group`` as of the end of ``ds`` to DynamoDB (newest wins); see module doc.
+
+    >>> summary = publish(get_spark(), "user_spend", date(2026, 10, 31), progress=False)
+    >>> summary.written, summary.skipped, summary.source_version
+    """
     from weir.spec.loader import find_spec
 
     config = config or load_config()

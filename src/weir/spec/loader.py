@@ -196,7 +196,11 @@ def _check_duplicates(groups: list[FeatureGroup]) -> list[SpecError]:
 
 
 def validate_specs(path: str | Path) -> list[SpecError]:
-    """Check every spec under ``path`` (dir or file) and return ALL errors (empty list = valid)."""
+    """Check every spec under ``path`` (dir or file) and return ALL errors (empty list = valid).
+
+    >>> for error in validate_specs("feature_specs"):
+    ...     print(error)  # file:line: field: problem; fix
+    """
     try:
         files = _spec_files(path)
     except SpecError as e:
@@ -213,7 +217,11 @@ def validate_specs(path: str | Path) -> list[SpecError]:
 
 
 def load_specs(path: str | Path) -> list[FeatureGroup]:
-    """Load all specs in a directory (or one file), sorted by name; raises SpecError(s) on any problem."""
+    """Load all specs in a directory (or one file), sorted by name; raises SpecError(s) on any problem.
+
+    >>> groups = load_specs(load_config().specs_dir)
+    >>> [g.name for g in groups]  # ['merchant_risk', 'user_repayment', 'user_spend']
+    """
     errors: list[SpecError] = []
     groups: list[FeatureGroup] = []
     for f in _spec_files(path):
@@ -227,7 +235,11 @@ def load_specs(path: str | Path) -> list[FeatureGroup]:
 
 
 def find_spec(name: str, specs_dir: str | Path) -> FeatureGroup:
-    """The feature group called ``name`` under ``specs_dir`` (a file path is also accepted)."""
+    """The feature group called ``name`` under ``specs_dir`` (a file path is also accepted).
+
+    >>> group = find_spec("user_spend", load_config().specs_dir)
+    >>> group.output_column_names()[:2]  # ['txn_count_1h', 'txn_count_1d']
+    """
     p = Path(name)
     if p.suffix in SPEC_SUFFIXES and p.is_file():
         return load_spec(p)

@@ -353,7 +353,11 @@ def kafka_reader(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
 def start_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
                  options: StreamOptions | None = None, store: DynamoOnlineStore | None = None,
                  ) -> tuple[StreamingQuery, BatchProcessor]:
-    """Start the group's query (resuming from its checkpoint) and return it with its batch processor."""
+    """Start the group's query (resuming from its checkpoint) and return it with its batch processor.
+
+    >>> query, processor = start_stream(get_spark(), group, config, StreamOptions(trigger_seconds=30))
+    >>> query.stop()
+    """
     options = options or StreamOptions()
     processor = BatchProcessor(spark, group, config, store)
     processor.store.ensure_table(group.name)
@@ -380,15 +384,21 @@ def is_kafka_metrics_npe(exc: BaseException) -> bool:
 
 def run_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
                options: StreamOptions | None = None, store: DynamoOnlineStore | None = None,
-               max_bug_restarts: int = 3) -> BatchProcessor:
+               max_bug_restarts: int = 3, on_batch: Callable[[BatchMetrics], None] | None = None,
+               ) -> BatchProcessor:
     """Run the group's query until it stops (``available_now``: when drained) or fails (re-raised).
 
+    ``on_batch`` is called with each micro-batch's metrics (the CLI exports them to Prometheus).
     The one failure handled here is Spark's SPARK-55271 (see :func:`is_kafka_metrics_npe`): the query is started
     again from its checkpoint, at most ``max_bug_restarts`` times.
+
+    >>> group = find_spec("user_spend", config.specs_dir)
+    >>> run_stream(get_spark(), group, config, StreamOptions(available_now=True)).last  # drain, then stop
     """
     restarts = 0
     while True:
         query, processor = start_stream(spark, group, config, options, store)
+        processor.on_batch = on_batch
         try:
             query.awaitTermination()
             return processor

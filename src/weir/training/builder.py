@@ -5,8 +5,8 @@ tile from raw events in ``(floor_hop(t), t]``), so a training value equals what 
 for the same events. A spine time that is a run time of the daily feature table (the end of a computed day)
 reads that day's row instead, which holds exactly those values, unless the row is older than a tile it was
 computed from (an earlier day rerun with late events), then it merges tiles too. Entities whose newest event
-is older than the group's online TTL at t get the defaults, as online. The output records the spec hashes and
-the Delta versions it read, so it can be rebuilt exactly.
+is the group's online TTL or more before t (age >= ttl) get the defaults, as online. The output records the
+spec hashes and the Delta versions it read, so it can be rebuilt exactly.
 """
 
 from __future__ import annotations
@@ -232,8 +232,8 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
 
 
 def _served(group: FeatureGroup, columns: list[str], values: DataFrame, t: Column, newest: Column) -> list[Column]:
-    """The requested columns as online serves them at ``t``: defaults when the entity's newest event is older
-    than the TTL (or it has none), and in place of NULL values where the spec has a default."""
+    """The requested columns as online serves them at ``t``: defaults when the entity's newest event is at least
+    the TTL old (age >= ttl) or it has none, and in place of NULL values where the spec has a default."""
     from pyspark.sql import functions as F
 
     expired = newest.isNull() | (F.unix_micros(newest) + F.lit(group.online.ttl_us) <= F.unix_micros(t))
@@ -256,6 +256,9 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     group names. ``versions`` pins Delta versions by table path (time travel) to rebuild an earlier set.
     Spine times on a run time (end of a day) the batch engine computed read its feature-table row, unless a
     later rerun of an earlier day made it stale or ``use_feature_table`` is off; other times merge tiles.
+
+    >>> ts = build("/lake/spines/apps", ["user_spend:txn_amount_sum_7d", "merchant_risk"], timestamp_col="ts")
+    >>> ts.df.show(), ts.lineage["groups"]
     """
     from weir.spark import get_spark
     from weir.spec.loader import load_specs
@@ -288,9 +291,18 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     return TrainingSet(out, lineage)
 
 
-def write_training_set(ts: TrainingSet, path: str, mode: str = "overwrite") -> int:
-    """Write the set as a Delta table at ``path``; its lineage goes to the commit and a ``_weir_lineage.json``."""
+def write_training_set(ts: TrainingSet, path: str, mode: str = "overwrite", config: RuntimeConfig | None = None,
+                       ) -> int:
+    """Write the set as a Delta table at ``path``; its lineage goes to the commit and a ``_weir_lineage.json``,
+    and the versions it pins to ``_weir/training_lineage`` of ``config``'s lake (table maintenance keeps them).
+
+    Returns the Delta version written.
+
+    >>> version = write_training_set(build(spine_df, ["user_spend"]), "/lake/training/credit_v1")
+    """
     from pathlib import Path
+
+    from weir.lake.maintenance import register_training_set
 
     spark = ts.df.sparkSession
     text = json.dumps(ts.lineage, sort_keys=True, default=str)
@@ -300,4 +312,5 @@ def write_training_set(ts: TrainingSet, path: str, mode: str = "overwrite") -> i
     if "://" not in path:
         Path(path, "_weir_lineage.json").write_text(json.dumps({**ts.lineage, "output_version": version},
                                                                indent=2, sort_keys=True, default=str))
+    register_training_set(spark, config or load_config(), path, version, ts.lineage)
     return version

@@ -277,6 +277,9 @@ def validate_day(spark: SparkSession, group: FeatureGroup | str, ds: date, confi
 
     The version is pinned (time travel) so the outcome names exactly the data it validated; the volume check
     compares with the newest earlier partition. An empty partition fails (row count 0).
+
+    >>> outcome = validate_day(get_spark(), "user_spend", date(2026, 10, 31))
+    >>> outcome.success, outcome.feature_table_version, outcome.report_path
     """
     from pyspark.sql import functions as F
 

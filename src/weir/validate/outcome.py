@@ -136,7 +136,10 @@ class ValidationFailed(Exception):
 
 
 def gate_or_raise(outcome: ValidationOutcome) -> ValidationOutcome:
-    """Return ``outcome`` when it passed; raise :class:`ValidationFailed` otherwise (never publish a bad batch)."""
+    """Return ``outcome`` when it passed; raise :class:`ValidationFailed` otherwise (never publish a bad batch).
+
+    >>> gate_or_raise(validate_day(spark, "user_spend", date(2026, 10, 31)))
+    """
     if outcome.success is not True:
         raise ValidationFailed(outcome)
     return outcome
