@@ -16,7 +16,7 @@ def run_smoke(config: RuntimeConfig) -> Iterator[str]:
     from kafka import KafkaProducer
     from pyspark.sql import functions as F
 
-    from weir.aws import dynamodb_client
+    from weir.online.store import DynamoOnlineStore, OnlineItem
     from weir.spark import get_spark
 
     run_id = uuid.uuid4().hex[:8]
@@ -48,17 +48,15 @@ def run_smoke(config: RuntimeConfig) -> Iterator[str]:
         raise RuntimeError(f"Delta time travel: expected 3 rows at version 0 and 4 now, got {v0} and {v1}")
     yield f"delta: wrote {path}, appended; version 0 has {v0} rows, latest {v1}"
 
-    client = dynamodb_client(config)
-    table = f"{config.dynamodb_table_prefix}smoke"
-    if table not in client.list_tables()["TableNames"]:
-        client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-        client.get_waiter("table_exists").wait(TableName=table)
+    store = DynamoOnlineStore(config)
+    table = store.ensure_table("smoke")
     started = time.perf_counter()
-    client.put_item(TableName=table, Item={"pk": {"S": run_id}, "total": {"N": str(sum(r.amount for r in rows))}})
-    item = client.get_item(TableName=table, Key={"pk": {"S": run_id}}, ConsistentRead=True)["Item"]
-    if float(item["total"]["N"]) != 60.0:
-        raise RuntimeError(f"DynamoDB returned {item} for {run_id}")
-    yield (f"dynamodb: put and got item {run_id} (total 60.0) at {config.dynamodb_endpoint or 'AWS'} "
+    total = sum(r.amount for r in rows)
+    now_us = time.time_ns() // 1000
+    store.write_items("smoke", [OnlineItem(run_id, now_us, now_us, v1, now_us // 1_000_000 + 3600,
+                                           repr(total).encode())])
+    item = store.get_items("smoke", [run_id], consistent=True).get(run_id)
+    if item is None or float(item["tiles"].decode()) != 60.0:
+        raise RuntimeError(f"the online store returned {item} for {run_id} in {table}")
+    yield (f"dynamodb: put and got item {run_id} (total 60.0) in {table} at {config.dynamodb_endpoint or 'AWS'} "
            f"in {1000 * (time.perf_counter() - started):.1f} ms")

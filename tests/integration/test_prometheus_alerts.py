@@ -116,7 +116,8 @@ def observed(stack: RuntimeConfig, spark: Any, lake_dir: Path) -> Iterator[Obser
     stop_metrics = metrics.start_metrics_server(metrics_port)
 
     query_obj, processor = start_stream(spark, group, config, StreamOptions(trigger_seconds=1))
-    processor.on_batch = metrics.record_stream_batch
+    processor.on_batch = metrics.record_stream_batch  # as `weir stream --metrics-port` wires it
+    metrics.declare_slos([group])
     monitor = StreamMonitor(config, group.name, group.source.kafka.topic,
                             active_query_progress(spark, f"weir_stream_{group.name}"), interval_s=1).start()
     start_prometheus(config, {"weir-serve": [f"127.0.0.1:{serve_port}"],
@@ -171,13 +172,14 @@ def test_prometheus_scrapes_serve_and_stream_then_fires_when_the_stream_stalls(o
 def test_prometheus_alerts_page_shows_the_firing_alert(observed: Observed, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    from weir.devstack.prometheus import prometheus_url
+    from weir.devstack.prometheus import alerts_page
 
     wait_for(lambda: firing(observed.config, "WeirStreamDown"), 90, "WeirStreamDown to fire")
-    browser.get(f"{prometheus_url(observed.config)}/alerts")
-    body = wait_for(lambda: "WeirStreamDown" in (t := browser.find_element(By.TAG_NAME, "body").text) and
-                    "firing" in t.lower() and t, 30, "the alerts page to list WeirStreamDown as firing")
-    assert "WeirFreshnessSLOBreached" in body  # every shipped rule is loaded
+    browser.get(alerts_page(observed.config))
+    body = wait_for(lambda: "WeirStreamDown (1 active)" in (t := browser.find_element(By.TAG_NAME, "body").text)
+                    and t, 30, "the alerts page to list WeirStreamDown as firing")
+    assert "Firing (1)" in body
+    assert "WeirFreshnessSLOBreached (0 active)" in body  # every shipped rule is loaded, the others quiet
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "alerts_firing.png"
     browser.save_screenshot(str(path))

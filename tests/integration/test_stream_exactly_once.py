@@ -1,7 +1,8 @@
 """Exactly-once effect of the streaming job across crashes, with the job as a real background process.
 
-1. the job crashes itself (``os._exit``, like ``kill -9``) in batch 1 right after its online writes, before the
-   batch is committed: the restart replays batch 1;
+1. the job crashes itself (``os._exit``, like ``kill -9``, from a hook passed to ``BatchProcessor``'s ``on_stage``
+   seam by ``crashing_stream_job.py``) in batch 1 right after its online writes, before the batch is committed:
+   the restart replays batch 1;
 2. the supervisor restarts it; it is ``kill -9``-ed mid-run while more records wait;
 3. an available-now run drains the rest.
 Every event must then be in ``events/<group>`` exactly once and counted exactly once online (oracle values).
@@ -27,12 +28,14 @@ from weir.spec import parse_spec_text
 pytestmark = pytest.mark.integration
 
 ARGS = ["--trigger-seconds", "1", "--max-offsets-per-trigger", "20"]
+CRASHING_JOB = Path(__file__).with_name("crashing_stream_job.py")  # the crash enters through the job's on_stage seam
 
 
-def _run_job(config: RuntimeConfig, group: str, args: list[str], extra_env: dict[str, str], timeout: float,
+def _run_job(config: RuntimeConfig, group: str, args: list[str], timeout: float, script: Path | None = None,
              ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(config.project_root / "jobs" / "stream.py"), group, *args]
-    return subprocess.run(cmd, env={**os.environ, **config.env(), **extra_env}, capture_output=True, text=True,
+    """``jobs/stream.py`` (or ``script``, e.g. the crashing job) as a child process."""
+    cmd = [sys.executable, str(script or config.project_root / "jobs" / "stream.py"), group, *args]
+    return subprocess.run(cmd, env={**os.environ, **config.env()}, capture_output=True, text=True,
                           timeout=timeout, cwd=config.project_root)
 
 
@@ -58,7 +61,7 @@ def test_crash_and_kill_then_restart_counts_every_event_once(stack: RuntimeConfi
     store = DynamoOnlineStore(config)
     try:
         # 1. crash inside batch 1 after the online writes (before Spark commits the batch)
-        crashed = _run_job(config, name, ARGS, {"WEIR_STREAM_FAULT": "1:after_online"}, timeout=420)
+        crashed = _run_job(config, name, ["1", "after_online", *ARGS], timeout=420, script=CRASHING_JOB)
         assert crashed.returncode == 137, crashed.stdout[-3000:] + crashed.stderr[-3000:]
         assert "crashing in batch 1 after_online" in crashed.stdout
 
@@ -88,7 +91,7 @@ def test_crash_and_kill_then_restart_counts_every_event_once(stack: RuntimeConfi
         # 3. more records, then drain everything
         second = make_events(30, seed=6, users=6, start=first[-1]["event_ts"])
         produce_records(config, group, [wire(e) for e in second], partition=0)
-        drained = _run_job(config, name, ["--available-now", "--max-offsets-per-trigger", "50"], {}, timeout=600)
+        drained = _run_job(config, name, ["--available-now", "--max-offsets-per-trigger", "50"], timeout=600)
         assert drained.returncode == 0, drained.stdout[-3000:] + drained.stderr[-3000:]
 
         events = first + second

@@ -26,14 +26,16 @@ TABLE_ARN = "arn:aws:dynamodb:*:*:table/weir_*"
 # module:qualified.function prefixes of the call sites each role runs
 _TABLE_SETUP = ["weir.online.store:DynamoOnlineStore.ensure_table", "weir.online.store:DynamoOnlineStore._enable_ttl"]
 _PUBLISH = [*_TABLE_SETUP, "weir.online.store:DynamoOnlineStore.write_item"]
-_STREAM = [*_TABLE_SETUP, "weir.stream.online:"]
+_STREAM = [*_TABLE_SETUP, "weir.online.store:DynamoOnlineStore._write_stream",
+           "weir.online.store:DynamoOnlineStore._get_chunk"]  # read-merge-write of stream tiles
 ROLE_SITES: dict[str, list[str]] = {
     "publisher": _PUBLISH,  # weir online init, weir publish
     "streaming": _STREAM,  # weir stream (the streaming job's online writer)
     "reader": ["weir.online.store:DynamoOnlineStore._get_chunk"],  # weir serve, weir get, OnlineClient
     # Airflow tasks publish, start streams (the supervisor DAG) and check freshness (a sample Scan)
-    "airflow-worker": [*_PUBLISH, *_STREAM, "weir.pipeline.steps:online_sample"],
-    "smoke": ["weir.smoke:run_smoke"],  # weir smoke against AWS: its own weir_smoke table only
+    "airflow-worker": [*_PUBLISH, *_STREAM, "weir.online.store:DynamoOnlineStore.sample_run_times"],
+    # weir smoke against AWS: its own weir_smoke table only, through the store (set-up, write, read)
+    "smoke": [*_PUBLISH, "weir.online.store:DynamoOnlineStore._get_chunk"],
 }
 # call sites no deployed role runs, and why
 NOT_DEPLOYED = {
@@ -147,7 +149,7 @@ def test_the_union_of_the_policies_is_exactly_what_the_code_calls(sites: dict[st
     deployed = set().union(*(a for s, a in sites.items() if not _matches(s, list(NOT_DEPLOYED))))
     granted = set().union(*(set().union(*_policy(r).values()) for r in ROLE_SITES))
     assert granted == deployed
-    assert "dynamodb:DeleteTable" not in granted and "dynamodb:PutItem" in deployed  # PutItem: the smoke only
+    assert not {"dynamodb:DeleteTable", "dynamodb:PutItem", "dynamodb:DeleteItem"} & granted  # UpdateItem only
 
 
 def test_policies_are_scoped_to_weir_tables() -> None:
@@ -162,7 +164,7 @@ def test_policies_are_scoped_to_weir_tables() -> None:
 
 def test_the_scan_sees_known_calls(sites: dict[str, set[str]]) -> None:
     """An independent spot check: calls read off the source by eye must be found with their actions."""
-    assert sites["weir.pipeline.steps:online_sample"] == {"dynamodb:Scan"}
+    assert sites["weir.online.store:DynamoOnlineStore.sample_run_times"] == {"dynamodb:Scan"}
     assert sites["weir.online.store:DynamoOnlineStore.ensure_table"] == {
         "dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:TagResource"}
     assert sites["weir.online.store:DynamoOnlineStore._enable_ttl"] == {

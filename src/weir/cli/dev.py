@@ -32,14 +32,14 @@ def up() -> None:
 def prometheus(interval: float) -> None:
     """Start Prometheus with Weir's alert rules, scraping `weir serve` (:8000) and `weir stream --metrics-port
     9108`; `weir dev down` stops it."""
-    from weir.devstack.prometheus import DEFAULT_TARGETS, prometheus_url, start_prometheus
+    from weir.devstack.prometheus import DEFAULT_TARGETS, alerts_page, prometheus_url, start_prometheus
 
     config = load_config()
     try:
         pid = start_prometheus(config, DEFAULT_TARGETS, interval)
     except DevStackError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"prometheus up   pid {pid:<7} {prometheus_url(config)} (alerts: {prometheus_url(config)}/alerts)")
+    click.echo(f"prometheus up   pid {pid:<7} {prometheus_url(config)} (alerts: {alerts_page(config)})")
 
 
 @dev.command("down")

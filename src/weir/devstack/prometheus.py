@@ -2,7 +2,7 @@
 
 ``weir dev prometheus`` starts it scraping ``weir serve`` and a streaming job on their default metrics ports;
 the integration tests start one with their own targets. Its UI (targets, rules, alerts) is on
-``http://127.0.0.1:<prometheus_port>``.
+``http://127.0.0.1:<prometheus_port>/classic/`` (Debian's package ships the classic UI).
 """
 
 from __future__ import annotations
@@ -79,6 +79,11 @@ def _ready(config: RuntimeConfig) -> bool:
 
 def prometheus_url(config: RuntimeConfig) -> str:
     return f"http://127.0.0.1:{config.prometheus_port}"
+
+
+def alerts_page(config: RuntimeConfig) -> str:
+    """The alerts page: Debian's build ships the classic UI (under ``/classic/``), not the React one."""
+    return f"{prometheus_url(config)}/classic/alerts"
 
 
 def prometheus_api(config: RuntimeConfig, path: str) -> Any:

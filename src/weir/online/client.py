@@ -36,9 +36,10 @@ from weir.compute.ir import output_type
 from weir.compute.py_agg import py_feature_values
 from weir.compute.windows import datetime_to_us, us_to_datetime
 from weir.online.errors import FeatureRequestError, OnlineStoreError
+from weir.online.interface import NOT_FOUND, OnlineStore
 from weir.online.keys import entity_pk
-from weir.online.parts import READ_ATTRIBUTES, item_view
-from weir.online.store import DynamoOnlineStore
+from weir.online.parts import item_view
+from weir.online.schema import READ_ATTRIBUTES
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import Aggregation, ColumnType, FeatureGroup
 
@@ -140,16 +141,24 @@ def feature_default(group: FeatureGroup, column_feature: Any) -> Any:
 
 
 class OnlineClient:
-    """Feature reads against the online store; specs from ``specs_dir`` (default: the config's) or ``groups``."""
+    """Feature reads against the online store; specs from ``specs_dir`` (default: the config's) or ``groups``.
+
+    ``store``: any :class:`~weir.online.interface.OnlineStore` (default: DynamoDB at the config's endpoint; unit
+    tests pass :class:`~weir.online.memory.InMemoryOnlineStore`).
+    """
 
     def __init__(self, config: RuntimeConfig | None = None, specs_dir: str | Path | None = None,
-                 groups: Sequence[FeatureGroup] | None = None, store: DynamoOnlineStore | None = None) -> None:
+                 groups: Sequence[FeatureGroup] | None = None, store: OnlineStore | None = None) -> None:
         from weir.spec.loader import load_specs
 
         self.config = config or load_config()
         specs = list(groups) if groups is not None else load_specs(specs_dir or self.config.specs_dir)
         self.groups: dict[str, FeatureGroup] = {g.name: g for g in specs}
-        self.store = store or DynamoOnlineStore(self.config)
+        if store is None:
+            from weir.online.store import DynamoOnlineStore
+
+            store = DynamoOnlineStore(self.config)
+        self.store: OnlineStore = store
 
     # ------------------------------------------------------------------------------------------ requests
     def resolve(self, refs: Sequence[str] | str) -> dict[str, list[str]]:
@@ -203,7 +212,7 @@ class OnlineClient:
             try:
                 items = self.store.get_items(name, pks[name], READ_ATTRIBUTES)
             except OnlineStoreError as exc:
-                if exc.code != "ResourceNotFoundException":
+                if exc.code != NOT_FOUND:
                     raise
                 items = {}  # never published: every entity is missing
             for res, pk in zip(results, pks[name], strict=True):

@@ -15,6 +15,7 @@ from typing import Any
 
 from weir.compute.windows import datetime_to_us
 from weir.online.errors import FeatureRequestError
+from weir.spec.field_rules import int_fits, int_range
 from weir.spec.models import ColumnType, FeatureGroup
 
 MAX_PK_BYTES = 2048  # DynamoDB's limit for a partition key value
@@ -22,6 +23,14 @@ MAX_PK_BYTES = 2048  # DynamoDB's limit for a partition key value
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _in_range(value: int, ctype: ColumnType, name: str) -> str:
+    """A key that no stored row can have would never be found: refuse it (the value is not echoed)."""
+    if not int_fits(value, ctype):
+        lo, hi = int_range(ctype)
+        raise FeatureRequestError(f"key '{name}' is outside the range of {ctype.value} ({lo} to {hi})")
+    return str(value)
 
 
 def render_key_value(value: Any, ctype: ColumnType, name: str = "key") -> str:
@@ -35,7 +44,7 @@ def render_key_value(value: Any, ctype: ColumnType, name: str = "key") -> str:
             return _escape(value)
     elif ctype in (ColumnType.INT, ColumnType.LONG):
         if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
+            return _in_range(value, ctype, name)
     elif ctype in (ColumnType.DOUBLE, ColumnType.FLOAT):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return repr(float(value))
@@ -54,7 +63,7 @@ def render_key_value(value: Any, ctype: ColumnType, name: str = "key") -> str:
         if isinstance(value, datetime):
             return str(datetime_to_us(value))
         if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # epoch micros (what the publisher renders from Spark)
+            return _in_range(value, ctype, name)  # epoch micros (what the publisher renders from Spark)
     raise FeatureRequestError(
         f"key '{name}' must be of type {ctype.value}, got {type(value).__name__} {value!r}")
 

@@ -4,7 +4,8 @@
   boundary), ``newest_event_us``, ``run_us``, ``source_version`` (the tile table's Delta version);
 * the **stream part**, set by the streaming job: ``stream_tiles``, ``stream_newest_us``, ``stream_run_us`` (the
   micro-batch's processing time), ``stream_source_version`` (the ``events/<group>`` Delta version), plus the
-  job's bookkeeping ``stream_batches`` and ``item_version``.
+  job's bookkeeping ``stream_batches``; ``item_version`` and ``expires_at`` are shared (attribute names:
+  :mod:`weir.online.schema`).
 
 A read merges the batch tiles with the stream tiles that *end after* the batch part's ``run_us``: the batch
 part covers every event up to ``run_us``, the stream adds what came after, so an event both paths saw is
@@ -21,14 +22,23 @@ from typing import Any
 
 from weir.compute.ir import NEWEST_COL
 from weir.online.codec import decode_tiles
+from weir.online.schema import (
+    BATCH_ATTRIBUTES,
+    EXPIRES_AT,
+    NEWEST,
+    READ_ATTRIBUTES,
+    RUN,
+    SOURCE_VERSION,
+    STREAM_ATTRIBUTES,
+    STREAM_NEWEST,
+    STREAM_RUN,
+    STREAM_TILES,
+    STREAM_VERSION,
+    TILES,
+)
 
-STREAM_TILES = "stream_tiles"
-STREAM_NEWEST = "stream_newest_us"
-STREAM_RUN = "stream_run_us"
-STREAM_VERSION = "stream_source_version"
-BATCH_ATTRIBUTES = ("newest_event_us", "run_us", "source_version", "tiles")
-STREAM_ATTRIBUTES = (STREAM_TILES, STREAM_NEWEST, STREAM_RUN, STREAM_VERSION)
-READ_ATTRIBUTES = (*BATCH_ATTRIBUTES, *STREAM_ATTRIBUTES, "expires_at")
+__all__ = ["BATCH_ATTRIBUTES", "READ_ATTRIBUTES", "STREAM_ATTRIBUTES", "STREAM_NEWEST", "STREAM_RUN", "STREAM_TILES",
+           "STREAM_VERSION", "ItemView", "after_cutoff", "item_view", "newest_in"]
 
 
 @dataclass(frozen=True)
@@ -53,19 +63,19 @@ def newest_in(tiles: Sequence[Mapping[str, Any]]) -> int | None:
 
 
 def item_view(item: Mapping[str, Any]) -> ItemView | None:
-    """Combine an item's parts (attribute values as ``DynamoOnlineStore.get_items`` returns them)."""
-    has_batch = item.get("tiles") is not None
-    batch_tiles = decode_tiles(item["tiles"]) if has_batch else []
-    cutoff = int(item["run_us"]) if has_batch else None
+    """Combine an item's parts (attribute values as ``OnlineStore.get_items`` returns them)."""
+    has_batch = item.get(TILES) is not None
+    batch_tiles = decode_tiles(item[TILES]) if has_batch else []
+    cutoff = int(item[RUN]) if has_batch else None
     stream_tiles = after_cutoff(decode_tiles(item[STREAM_TILES]), cutoff) if item.get(STREAM_TILES) else []
     stream_newest = newest_in(stream_tiles)
-    newest = max((v for v in (int(item["newest_event_us"]) if has_batch else None, stream_newest)
+    newest = max((v for v in (int(item[NEWEST]) if has_batch else None, stream_newest)
                   if v is not None), default=None)
     if newest is None:
         return None
-    runs = [int(item["run_us"])] if has_batch else []
+    runs = [int(item[RUN])] if has_batch else []
     if stream_tiles and item.get(STREAM_RUN) is not None:
         runs.append(int(item[STREAM_RUN]))
-    version = item["source_version"] if has_batch else item.get(STREAM_VERSION, -1)
+    version = item[SOURCE_VERSION] if has_batch else item.get(STREAM_VERSION, -1)
     return ItemView(batch_tiles + stream_tiles, newest, max(runs, default=0), int(version),
-                    int(item.get("expires_at") or 0))
+                    int(item.get(EXPIRES_AT) or 0))

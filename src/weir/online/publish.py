@@ -25,8 +25,9 @@ from weir.lake.paths import TILES as TILES_TABLE
 from weir.lake.paths import group_table, publish_log_path
 from weir.online.codec import encode_tiles
 from weir.online.errors import FeatureRequestError, OnlineStoreError
+from weir.online.interface import OnlineItem, OnlineStore, WriteStats
 from weir.online.keys import entity_pk
-from weir.online.store import DynamoOnlineStore, OnlineItem, WriteStats
+from weir.online.store import DynamoOnlineStore
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import ColumnType, FeatureGroup
 
@@ -192,10 +193,12 @@ def _plain_tile(tile: Any) -> dict[str, Any]:
 
 
 def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: RuntimeConfig | None = None,
-            progress: bool = True, store: DynamoOnlineStore | None = None, log: bool = True) -> PublishSummary:
+            progress: bool = False, store: OnlineStore | None = None, log: bool = True) -> PublishSummary:
     """Publish the tiles of ``group`` as of the end of ``ds`` to DynamoDB (newest wins); see module doc.
 
-    >>> summary = publish(get_spark(), "user_spend", date(2026, 10, 31), progress=False)
+    ``progress=True`` draws a progress bar on the terminal (the CLI does; the library stays quiet).
+
+    >>> summary = publish(get_spark(), "user_spend", date(2026, 10, 31))
     >>> summary.written, summary.skipped, summary.source_version
     """
     from weir.spec.loader import find_spec
@@ -239,7 +242,7 @@ def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: Ru
     return summary
 
 
-def _write(store: DynamoOnlineStore, group: str, items: Any, total: int, progress: bool) -> WriteStats:
+def _write(store: OnlineStore, group: str, items: Any, total: int, progress: bool) -> WriteStats:
     if not progress:
         return store.write_items(group, items)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

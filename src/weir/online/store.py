@@ -1,5 +1,9 @@
 """DynamoDB online store: one table per feature group, one item per entity, newest wins.
 
+Every DynamoDB call Weir makes is in this module (:class:`DynamoOnlineStore`, the DynamoDB implementation of
+:class:`weir.online.interface.OnlineStore`, whose doc states the semantics; attribute names in
+:mod:`weir.online.schema`).
+
 Why conditional writes and not ``BatchWriteItem``: ``BatchWriteItem`` accepts no condition, so a replayed
 or backfilled (older) batch would silently overwrite values computed from newer events, which is the bug in
 Feast's DynamoDB store. The publisher sets the item's *batch part* (``tiles``, ``newest_event_us``, ``run_us``,
@@ -8,113 +12,65 @@ OR newest_event_us < :e OR (newest_event_us = :e AND run_us <= :r)``: newer even
 later run wins, and rerunning a run is idempotent. A failed condition (``ConditionalCheckFailedException``) is
 the expected outcome of an older write: counted as *skipped (newer value kept)*, not an error. ``UpdateItem``
 (not ``PutItem``) leaves the streaming job's *stream part* of the item alone, so batch and stream never erase
-each other's events; the TTL attribute ``expires_at`` is only raised, never lowered below the stream part's.
+each other's events. The TTL attribute ``expires_at`` is set only under ``expires_at <= :x`` (it only rises),
+and every write bumps ``item_version``, which the stream's writes are conditioned on.
 The alternative (Chronon's) appends values under a timestamped sort key and takes the newest at read time:
 unconditional batch writes, but reads become a Query per entity (no BatchGetItem) and old versions need
 cleaning; ``bench/bench_online.py`` measures both (docs/benchmarks.md, "Online store"). Single writes cost the
 same write units as batched ones; we recover throughput by running them in parallel.
 
-Retries: throttling (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
-``RequestLimitExceeded``), 5xx and connection errors are retried here with exponential backoff and full jitter
-(the boto client itself makes a single attempt so the counts are exact), at most ``max_attempts`` times; then
-:class:`OnlineStoreError`. Reads use ``BatchGetItem`` in chunks of 100 keys with a projection, and resend
-``UnprocessedKeys`` with the same backoff. Inputs are validated here (duplicate keys in one call, empty keys)
-because the local server is laxer than AWS.
+Retries (:mod:`weir.online.retry`): throttling, 5xx and connection errors are retried with exponential backoff
+and full jitter (the boto client itself makes a single attempt so the counts are exact), at most
+``max_attempts`` times; then :class:`OnlineStoreError`. Reads use ``BatchGetItem`` in chunks of 100 keys with a
+projection, and resend ``UnprocessedKeys`` with the same backoff. Inputs are validated
+(:mod:`weir.online.interface`: duplicate keys in one call, empty keys) because the local server is laxer than AWS.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from weir.online import schema as s
 from weir.online.errors import OnlineStoreError
+from weir.online.interface import (
+    NOT_FOUND,
+    ApplyStats,
+    OnlineItem,
+    RunTimes,
+    StreamMerge,
+    StreamState,
+    StreamWrite,
+    UniqueKeys,
+    WriteStats,
+    check_keys,
+    stream_state,
+    stream_step,
+)
+from weir.online.retry import Backoff, error_code, is_retryable
 from weir.runtime import RuntimeConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-RETRYABLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
-    "LimitExceededException", "TransactionInProgressException",
-})
-CONDITION = ("attribute_not_exists(newest_event_us) OR newest_event_us < :e "
-             "OR (newest_event_us = :e AND run_us <= :r)")
-# the batch part may set the TTL attribute only when the stream part (if any) is not newer
-TTL_CONDITION = "attribute_not_exists(stream_newest_us) OR stream_newest_us <= :e"
-BATCH_SET = "SET tiles = :t, newest_event_us = :e, run_us = :r, source_version = :s"
-TTL_ATTRIBUTE = "expires_at"
+CONDITION = (f"attribute_not_exists({s.NEWEST}) OR {s.NEWEST} < :e "
+             f"OR ({s.NEWEST} = :e AND {s.RUN} <= :r)")
+# the batch part sets the TTL attribute only when that raises it (the stream part may hold a later one)
+TTL_CONDITION = f"attribute_not_exists({s.EXPIRES_AT}) OR {s.EXPIRES_AT} <= :x"
+BATCH_SET = f"SET {s.TILES} = :t, {s.NEWEST} = :e, {s.RUN} = :r, {s.SOURCE_VERSION} = :s"
+BUMP_VERSION = f" ADD {s.ITEM_VERSION} :one"
+TTL_ATTRIBUTE = s.EXPIRES_AT
 BATCH_GET_MAX = 100
-ITEM_ATTRIBUTES = ("pk", "newest_event_us", "run_us", "source_version", "expires_at", "tiles")
+ITEM_ATTRIBUTES = s.ITEM_ATTRIBUTES
 
-
-@dataclass(frozen=True)
-class OnlineItem:
-    """One entity's item: see docs/architecture.md ("Online item")."""
-
-    pk: str
-    newest_event_us: int
-    run_us: int
-    source_version: int
-    expires_at: int
-    tiles: bytes
-
-    def to_dynamo(self) -> dict[str, Any]:
-        return {
-            "pk": {"S": self.pk},
-            "newest_event_us": {"N": str(self.newest_event_us)},
-            "run_us": {"N": str(self.run_us)},
-            "source_version": {"N": str(self.source_version)},
-            "expires_at": {"N": str(self.expires_at)},
-            "tiles": {"B": self.tiles},
-        }
-
-
-@dataclass
-class WriteStats:
-    written: int = 0
-    skipped: int = 0  # conditional check failed: a newer value is kept
-    retried: int = 0  # retry attempts after throttling / 5xx / connection errors
-    seconds: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    @property
-    def items_per_s(self) -> float:
-        return (self.written + self.skipped) / self.seconds if self.seconds > 0 else 0.0
-
-
-def _error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Throttling, 5xx and connection problems (worth another try); not validation or condition failures."""
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import HTTPClientError
-
-    if isinstance(exc, BotoConnectionError | HTTPClientError | ConnectionError | TimeoutError):
-        return True
-    code = _error_code(exc)
-    if code in RETRYABLE_CODES:
-        return True
-    response = getattr(exc, "response", None)
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) if isinstance(response, dict) else 0
-    return isinstance(status, int) and status >= 500
+__all__ = ["DynamoOnlineStore", "OnlineItem", "WriteStats", "is_retryable"]
 
 
 class DynamoOnlineStore:
@@ -128,43 +84,22 @@ class DynamoOnlineStore:
         self.config = config
         self.client: DynamoDBClient = client if client is not None else dynamodb_client(config, max_attempts=1)
         self.max_workers = max(1, max_workers)
-        self.max_attempts = max(1, max_attempts)
-        self.base_delay_s = base_delay_s
-        self.max_delay_s = max_delay_s
-        self.sleep = sleep
+        self.backoff = Backoff(max(1, max_attempts), base_delay_s, max_delay_s, sleep)
         self._ready: set[str] = set()
 
+    @property
+    def max_attempts(self) -> int:
+        return self.backoff.max_attempts
+
+    @property
+    def max_delay_s(self) -> float:
+        return self.backoff.max_delay_s
+
     def table_name(self, group: str) -> str:
-        return f"{self.config.dynamodb_table_prefix}{group}"
+        return s.table_name(self.config, group)
 
-    # ------------------------------------------------------------------------------------------ retries
-    def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        return random.uniform(0.0, min(self.max_delay_s, self.base_delay_s * (2 ** attempt)))
-
-    def _call(self, what: str, fn: Callable[[], T], stats: WriteStats | None = None) -> T:
-        for attempt in range(self.max_attempts):
-            try:
-                return fn()
-            except OnlineStoreError:
-                raise
-            except Exception as exc:
-                if not is_retryable(exc):
-                    code = _error_code(exc)
-                    if code is None and not hasattr(exc, "response"):
-                        raise
-                    raise OnlineStoreError(f"{what}: {code}: {exc}", code=code) from exc
-                if attempt + 1 >= self.max_attempts:
-                    raise OnlineStoreError(
-                        code=_error_code(exc), message=f"{what}: still failing after {self.max_attempts} attempts "
-                        f"({_error_code(exc) or type(exc).__name__}: {exc}); the table is throttled or the "
-                        f"endpoint {self.config.dynamodb_endpoint or 'AWS'} is unreachable. Rerun: writes are "
-                        "idempotent and newest-wins.") from exc
-                if stats is not None:
-                    with stats._lock:
-                        stats.retried += 1
-                self.sleep(self._backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _call(self, what: str, fn: Callable[[], Any], on_retry: Callable[[], None] | None = None) -> Any:
+        return self.backoff.call(what, fn, on_retry, self.config.dynamodb_endpoint)
 
     # ------------------------------------------------------------------------------------------- tables
     def ensure_table(self, group: str) -> str:
@@ -179,8 +114,8 @@ class DynamoOnlineStore:
             try:
                 client.create_table(
                     TableName=name, BillingMode="PAY_PER_REQUEST",
-                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": s.PK, "AttributeType": "S"}],
+                    KeySchema=[{"AttributeName": s.PK, "KeyType": "HASH"}],
                     Tags=[{"Key": "weir:group", "Value": group}])
             except client.exceptions.ResourceInUseException:
                 pass  # created concurrently
@@ -201,7 +136,7 @@ class DynamoOnlineStore:
                 client.update_time_to_live(TableName=name, TimeToLiveSpecification={
                     "Enabled": True, "AttributeName": TTL_ATTRIBUTE})
         except ClientError as exc:
-            if _error_code(exc) != "UnknownOperationException" or not self.config.dynamodb_endpoint:
+            if error_code(exc) != "UnknownOperationException" or not self.config.dynamodb_endpoint:
                 raise
             log.warning("%s: the DynamoDB-compatible server at %s has no TTL API; expired items stay stored "
                         "(reads ignore them)", name, self.config.dynamodb_endpoint)
@@ -215,36 +150,34 @@ class DynamoOnlineStore:
             pass
         self._ready.discard(name)
 
-    # ------------------------------------------------------------------------------------------- writes
+    # ------------------------------------------------------------------------------------- batch writes
     def write_item(self, table: str, item: OnlineItem, stats: WriteStats) -> bool:
         """Conditionally set the batch part of one item; True if written, False if a newer value was kept.
 
-        First with ``expires_at`` (when no newer stream part exists); if that condition fails, once more without
-        it, so a newer stream part keeps its later expiry.
+        First with ``expires_at`` (when that raises it); if that condition fails, once more without it, so a
+        later expiry (the stream part's) stays.
         """
         client = self.client
         values: dict[str, Any] = {":t": {"B": item.tiles}, ":e": {"N": str(item.newest_event_us)},
-                                  ":r": {"N": str(item.run_us)}, ":s": {"N": str(item.source_version)}}
+                                  ":r": {"N": str(item.run_us)}, ":s": {"N": str(item.source_version)},
+                                  ":one": {"N": "1"}}
 
         def update(with_ttl: bool) -> bool:
             extra = {":x": {"N": str(item.expires_at)}} if with_ttl else {}
             try:
                 client.update_item(
-                    TableName=table, Key={"pk": {"S": item.pk}},
-                    UpdateExpression=BATCH_SET + (", expires_at = :x" if with_ttl else ""),
+                    TableName=table, Key={s.PK: {"S": item.pk}},
+                    UpdateExpression=BATCH_SET + (f", {s.EXPIRES_AT} = :x" if with_ttl else "") + BUMP_VERSION,
                     ConditionExpression=f"({CONDITION}) AND ({TTL_CONDITION})" if with_ttl else CONDITION,
                     ExpressionAttributeValues={**values, **extra})
                 return True
             except client.exceptions.ConditionalCheckFailedException:
                 return False
 
-        written = (self._call(f"UpdateItem {table} pk={item.pk!r}", lambda: update(True), stats)
-                   or self._call(f"UpdateItem {table} pk={item.pk!r}", lambda: update(False), stats))
-        with stats._lock:
-            if written:
-                stats.written += 1
-            else:
-                stats.skipped += 1
+        what = f"UpdateItem {table} pk={item.pk!r}"
+        written = bool(self._call(what, lambda: update(True), stats.count_retry)
+                       or self._call(what, lambda: update(False), stats.count_retry))
+        stats.count(written)
         return written
 
     def write_items(self, group: str, items: Iterable[OnlineItem],
@@ -257,7 +190,7 @@ class DynamoOnlineStore:
         table = self.ensure_table(group)
         stats = WriteStats()
         began = time.perf_counter()
-        seen: set[str] = set()
+        keys = UniqueKeys(table)
         pending: set[Future[bool]] = set()
         limit = self.max_workers * 4
 
@@ -273,11 +206,7 @@ class DynamoOnlineStore:
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="weir-put") as pool:
             try:
                 for item in items:
-                    _check_item(item)
-                    if item.pk in seen:
-                        raise OnlineStoreError(
-                            f"duplicate key pk={item.pk!r} in one write to {table}: one item per entity per call")
-                    seen.add(item.pk)
+                    keys.add(item)
                     pending.add(pool.submit(self.write_item, table, item, stats))
                     if len(pending) >= limit:
                         drain(limit // 2)
@@ -289,62 +218,139 @@ class DynamoOnlineStore:
         stats.seconds = time.perf_counter() - began
         return stats
 
+    # ------------------------------------------------------------------------------------ stream writes
+    def apply_stream_tiles(self, group: str, query_id: str, batch_id: int, pks: Sequence[str],
+                           merge: StreamMerge) -> ApplyStats:
+        """Per entity: consistent read, ``merge``, ``UpdateItem`` of the stream part conditioned on the
+        ``item_version`` read (lost race: read and merge again); entities that already hold ``batch_id`` of
+        ``query_id`` are skipped. Entities in parallel."""
+        table = self.ensure_table(group)
+        stats = ApplyStats()
+        ordered = check_keys(pks)
+        stored = self._read_stream_states(group, ordered, stats)
+
+        def reread(pk: str) -> StreamState | None:
+            return self._read_stream_states(group, [pk], stats).get(pk)
+
+        def one(pk: str) -> str:
+            return stream_step(pk, stored.get(pk), query_id, batch_id, merge,
+                               lambda w: self._write_stream(table, w, stats), reread, stats)
+
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="weir-stream-put") as pool:
+            results = list(pool.map(one, ordered))
+        stats.written = results.count("written")
+        stats.skipped_replay = results.count("skipped")
+        return stats
+
+    def _read_stream_states(self, group: str, pks: Sequence[str], stats: ApplyStats) -> dict[str, StreamState]:
+        items = self.get_items(group, pks, s.STREAM_READ_ATTRIBUTES, consistent=True, on_retry=stats.count_retry)
+        return {pk: stream_state(item) for pk, item in items.items()}
+
+    def _write_stream(self, table: str, w: StreamWrite, stats: ApplyStats) -> bool:
+        """One conditional ``UpdateItem`` of the stream part; False when ``item_version`` moved since the read."""
+        client = self.client
+        part = w.part
+        values: dict[str, Any] = {
+            ":t": {"B": part.tiles}, ":r": {"N": str(part.run_us)}, ":s": {"N": str(part.source_version)},
+            ":b": {"M": {k: {"N": str(v)} for k, v in w.batches.items()}}, ":nv": {"N": str(w.version)}}
+        sets = [f"{s.STREAM_TILES} = :t", f"{s.STREAM_RUN} = :r", f"{s.STREAM_VERSION} = :s",
+                f"{s.STREAM_BATCHES} = :b", f"{s.ITEM_VERSION} = :nv"]
+        if part.newest_us is not None:
+            values[":n"] = {"N": str(part.newest_us)}
+            sets.append(f"{s.STREAM_NEWEST} = :n")
+        if w.expires_at is not None:
+            values[":x"] = {"N": str(w.expires_at)}
+            sets.append(f"{s.EXPIRES_AT} = :x")
+        update = "SET " + ", ".join(sets) + ("" if part.newest_us is not None else f" REMOVE {s.STREAM_NEWEST}")
+        if w.expected_version is None:
+            cond = f"attribute_not_exists({s.ITEM_VERSION})"
+        else:
+            cond = f"{s.ITEM_VERSION} = :v"
+            values[":v"] = {"N": str(w.expected_version)}
+
+        def put() -> bool:
+            try:
+                client.update_item(TableName=table, Key={s.PK: {"S": w.pk}}, UpdateExpression=update,
+                                   ConditionExpression=cond, ExpressionAttributeValues=values)
+                return True
+            except client.exceptions.ConditionalCheckFailedException:
+                return False
+
+        return bool(self._call(f"UpdateItem {table} pk={w.pk!r}", put, stats.count_retry))
+
     # -------------------------------------------------------------------------------------------- reads
-    def get_items(self, group: str, pks: Sequence[str],
-                  attributes: Sequence[str] = ITEM_ATTRIBUTES) -> dict[str, dict[str, Any]]:
-        """Items by ``pk`` (missing keys absent), attribute values decoded to int/bytes/str.
+    def get_items(self, group: str, pks: Sequence[str], attributes: Sequence[str] = ITEM_ATTRIBUTES,
+                  consistent: bool = False, on_retry: Callable[[], None] | None = None,
+                  ) -> dict[str, dict[str, Any]]:
+        """Items by ``pk`` (missing keys absent), attribute values decoded to int/bytes/str (maps to dicts).
 
         BatchGetItem in chunks of 100 (parallel when there are several), only ``attributes`` projected,
-        ``UnprocessedKeys`` resent with backoff.
+        ``UnprocessedKeys`` resent with backoff; ``consistent`` for strongly consistent reads.
         """
-        unique = list(dict.fromkeys(pks))
-        for pk in unique:
-            if not isinstance(pk, str) or not pk:
-                raise OnlineStoreError(f"bad key {pk!r}: keys are non-empty strings")
+        unique = check_keys(pks)
         table = self.table_name(group)
         chunks = [unique[i:i + BATCH_GET_MAX] for i in range(0, len(unique), BATCH_GET_MAX)]
-        out: dict[str, dict[str, Any]] = {}
+
+        def get(chunk: Sequence[str]) -> dict[str, dict[str, Any]]:
+            return self._get_chunk(table, chunk, attributes, consistent, on_retry)
+
         if len(chunks) <= 1:
-            results: Iterator[dict[str, dict[str, Any]]] = iter([self._get_chunk(table, c, attributes)
-                                                                 for c in chunks])
+            results = [get(c) for c in chunks]
         else:
-            pool = ThreadPoolExecutor(max_workers=min(self.max_workers, len(chunks)), thread_name_prefix="weir-get")
-            with pool:
-                results = iter(list(pool.map(lambda c: self._get_chunk(table, c, attributes), chunks)))
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(chunks)),
+                                    thread_name_prefix="weir-get") as pool:
+                results = list(pool.map(get, chunks))
+        out: dict[str, dict[str, Any]] = {}
         for part in results:
             out.update(part)
         return out
 
-    def _get_chunk(self, table: str, pks: Sequence[str], attributes: Sequence[str]) -> dict[str, dict[str, Any]]:
-        names = {f"#a{i}": a for i, a in enumerate(dict.fromkeys(["pk", *attributes]))}
+    def _get_chunk(self, table: str, pks: Sequence[str], attributes: Sequence[str], consistent: bool,
+                   on_retry: Callable[[], None] | None) -> dict[str, dict[str, Any]]:
+        names = {f"#a{i}": a for i, a in enumerate(dict.fromkeys([s.PK, *attributes]))}
         request: dict[str, Any] = {table: {
-            "Keys": [{"pk": {"S": pk}} for pk in pks],
+            "Keys": [{s.PK: {"S": pk}} for pk in pks],
             "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}}
+        if consistent:
+            request[table]["ConsistentRead"] = True
         out: dict[str, dict[str, Any]] = {}
         for attempt in range(self.max_attempts):
             def call(r: dict[str, Any] = request) -> dict[str, Any]:
                 return dict(self.client.batch_get_item(RequestItems=r))
 
-            resp = self._call(f"BatchGetItem {table}", call)
+            resp = self._call(f"BatchGetItem {table}", call, on_retry)
             for raw in resp.get("Responses", {}).get(table, []):
                 item = {k: _plain(v) for k, v in raw.items()}
-                out[str(item["pk"])] = item
+                out[str(item[s.PK])] = item
             unprocessed: dict[str, Any] = resp.get("UnprocessedKeys") or {}
             if not unprocessed.get(table, {}).get("Keys"):
                 return out
             request = {table: {**request[table], "Keys": unprocessed[table]["Keys"]}}
-            self.sleep(self._backoff(attempt))
+            if on_retry is not None:
+                on_retry()
+            self.backoff.pause(attempt)
         left = len(request[table]["Keys"])
         raise OnlineStoreError(f"BatchGetItem {table}: {left} keys still unprocessed after {self.max_attempts} "
                                "attempts (table throttled); retry later")
 
-
-def _check_item(item: OnlineItem) -> None:
-    if not isinstance(item.pk, str) or not item.pk:
-        raise OnlineStoreError(f"bad item key {item.pk!r}: keys are non-empty strings")
-    if len(item.tiles) > 390_000:
-        raise OnlineStoreError(f"item pk={item.pk!r} is {len(item.tiles):,} bytes: over DynamoDB's 400 KB limit; "
-                               "use a larger hop for the long windows of this group")
+    def sample_run_times(self, group: str, limit: int = 50) -> list[RunTimes]:
+        """One ``Scan`` page of at most ``limit`` items (projection ``newest_event_us, run_us``); [] without a
+        table. Items holding only a stream part are left out (the freshness check is about the publish)."""
+        table = self.table_name(group)
+        try:
+            resp = self._call(f"Scan {table}", lambda: self.client.scan(
+                TableName=table, Limit=limit, ProjectionExpression="#n, #r",
+                ExpressionAttributeNames={"#n": s.NEWEST, "#r": s.RUN}))
+        except OnlineStoreError as exc:
+            if exc.code == NOT_FOUND:
+                return []
+            raise
+        out = []
+        for raw in resp.get("Items", []):
+            item = {k: _plain(v) for k, v in raw.items()}
+            if isinstance(item.get(s.NEWEST), int) and isinstance(item.get(s.RUN), int):
+                out.append(RunTimes(item[s.NEWEST], item[s.RUN]))
+        return out
 
 
 def _plain(value: Any) -> Any:

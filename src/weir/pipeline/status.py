@@ -25,6 +25,7 @@ Summary = dict[str, Any]
 
 #: the table's columns (``detail`` is the step's JSON: ``summary`` and, for a failure, ``error``)
 COLUMNS = ("group", "step", "ds", "state", "recorded_at", "detail")
+COMMIT_ATTEMPTS = 5
 
 
 def _schema() -> Any:
@@ -39,11 +40,20 @@ def record_step(config: RuntimeConfig, group_name: str, step: str, ds: str | Non
     """Append the result of ``step`` (``state`` "success" or "failed"; ``detail``: ``summary``, ``error``)."""
     import pyarrow as pa
     from deltalake import write_deltalake
+    from deltalake.exceptions import DeltaError
 
     row = {"group": group_name, "step": step, "ds": ds, "state": state, "recorded_at": at or datetime.now(UTC),
            "detail": json.dumps(detail, default=str, sort_keys=True)}
     table = pa.Table.from_pylist([row], schema=_schema())
-    write_deltalake(delta_rs_uri(run_status_path(config)), table, mode="append", partition_by=["group"])
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            write_deltalake(delta_rs_uri(run_status_path(config)), table, mode="append", partition_by=["group"])
+            return
+        except DeltaError:
+            # two first writers racing to create the table (both write version 0): the loser appends again
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def read_status(config: RuntimeConfig, group_name: str) -> dict[str, Any]:

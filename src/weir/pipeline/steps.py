@@ -26,6 +26,7 @@ from weir.runtime import RuntimeConfig, load_config
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from weir.online.interface import OnlineStore
     from weir.spec.models import FeatureGroup
 
 STEPS = ("compute", "validate", "publish", "check_freshness", "ensure_stream")
@@ -108,28 +109,18 @@ def publish(group_name: str, ds: str | date, config: RuntimeConfig | None = None
     return out
 
 
-def online_sample(config: RuntimeConfig, group_name: str, limit: int = 50) -> list[dict[str, int]]:
+def online_sample(config: RuntimeConfig, group_name: str, limit: int = 50, store: OnlineStore | None = None,
+                  ) -> list[dict[str, int]]:
     """Up to ``limit`` online items of the group (``newest_event_us``, ``run_us``), or [] if no table."""
-    from weir.aws import dynamodb_client
+    from dataclasses import asdict
 
-    client = dynamodb_client(config)
-    table = f"{config.dynamodb_table_prefix}{group_name}"
-    try:
-        resp = client.scan(TableName=table, Limit=limit, ProjectionExpression="newest_event_us, run_us")
-    except client.exceptions.ResourceNotFoundException:
-        return []
-    out = []
-    for item in resp.get("Items", []):
-        try:
-            out.append({"newest_event_us": int(item["newest_event_us"]["N"]),
-                        "run_us": int(item["run_us"]["N"])})
-        except (KeyError, ValueError):
-            continue
-    return out
+    from weir.online.store import DynamoOnlineStore
+
+    return [asdict(s) for s in (store or DynamoOnlineStore(config)).sample_run_times(group_name, limit)]
 
 
 def check_freshness(group_name: str, ds: str | date, config: RuntimeConfig | None = None,
-                    now: datetime | None = None) -> Summary:
+                    now: datetime | None = None, store: OnlineStore | None = None) -> Summary:
     """Check that the online store serves the run of ``ds`` or a newer one; report data age against the SLO.
 
     Fails when the group's online table is empty or older than this run (a publish that wrote nothing).
@@ -140,7 +131,7 @@ def check_freshness(group_name: str, ds: str | date, config: RuntimeConfig | Non
     day = parse_ds(ds)
     with step_run(config, group_name, "check_freshness", day.isoformat()) as out:
         group = _group(config, group_name)
-        items = online_sample(config, group_name)
+        items = online_sample(config, group_name, store=store)
         run_us = run_ts_us(day)
         now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
         out.update(group=group_name, ds=day.isoformat(), sampled=len(items))
@@ -148,7 +139,9 @@ def check_freshness(group_name: str, ds: str | date, config: RuntimeConfig | Non
             out.update(skipped="online serving disabled in the spec")
             return out
         if not items:
-            raise RuntimeError(f"online table {config.dynamodb_table_prefix}{group_name} is empty or missing "
+            from weir.online.schema import table_name
+
+            raise RuntimeError(f"online table {table_name(config, group_name)} is empty or missing "
                                f"after publishing {day}; check the publish task's log")
         newest_run = max(i["run_us"] for i in items)
         newest_event = max(i["newest_event_us"] for i in items)

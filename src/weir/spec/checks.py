@@ -6,6 +6,7 @@ import difflib
 from typing import TYPE_CHECKING
 
 from weir.spec.durations import format_duration_us
+from weir.spec.field_rules import field_problems
 from weir.spec.where import WhereError, referenced_columns
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def _did_you_mean(name: str, options: list[str]) -> str:
 def semantic_problems(group: FeatureGroup) -> list[tuple[Loc, str]]:
     from weir.spec.models import AGGREGATABLE_TYPES, RESERVED_COLUMNS, Aggregation, ColumnType
 
-    problems: list[tuple[Loc, str]] = []
+    problems: list[tuple[Loc, str]] = field_problems(group)
     cols = group.source.columns
     declared = ", ".join(cols)
 

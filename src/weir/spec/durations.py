@@ -18,6 +18,8 @@ HOUR_US = _UNITS_US["h"]
 DAY_US = _UNITS_US["d"]
 MIN_WINDOW_US = MINUTE_US
 MAX_WINDOW_US = 365 * DAY_US
+#: no duration in Weir is longer than a century, so epoch-microsecond sums stay far inside 64 bits
+MAX_DURATION_US = 36500 * DAY_US
 
 
 def parse_duration_us(text: str) -> int:
@@ -30,7 +32,10 @@ def parse_duration_us(text: str) -> int:
             f"bad duration {text!r}; write <positive integer><unit> with unit m (minutes), h (hours), "
             "d (days) or w (weeks), e.g. '30m', '1h', '7d'"
         )
-    return int(m.group(1)) * _UNITS_US[m.group(2)]
+    us = int(m.group(1)) * _UNITS_US[m.group(2)] if len(m.group(1)) <= 12 else MAX_DURATION_US + 1
+    if us > MAX_DURATION_US:
+        raise ValueError(f"duration {text!r} is longer than 100 years (36500d); use a shorter one")
+    return us
 
 
 def parse_duration(text: str) -> timedelta:

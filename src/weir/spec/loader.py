@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from weir.spec.checks import Loc, semantic_problems
 from weir.spec.errors import SpecError, SpecErrors
 from weir.spec.models import FeatureGroup, _loc_str
+from weir.spec.yaml_limits import MAX_SPEC_BYTES, YamlLimitError, compose_limited
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -122,37 +123,44 @@ def _errors_for(data: Any, index: _LineIndex, file: str) -> tuple[FeatureGroup |
     return group, errors
 
 
-def _parse_file(path: Path) -> tuple[FeatureGroup | None, list[SpecError]]:
-    file = str(path)
+def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any, list[SpecError]]:
+    """(node graph, data, errors) of a spec's YAML text, within the size/alias/depth limits."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        return None, [SpecError(f"cannot read spec file: {e.strerror or e}", file=file)]
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        node, data = compose_limited(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
-        return None, [SpecError(f"invalid YAML: {e.problem or e}; fix the syntax", file=file, line=line)]
+        msg = str(e.problem) if isinstance(e, YamlLimitError) else f"invalid YAML: {e.problem or e}; fix the syntax"
+        return None, None, [SpecError(msg, file=file, line=line)]
     except yaml.YAMLError as e:
-        return None, [SpecError(f"invalid YAML: {e}", file=file)]
+        return None, None, [SpecError(f"invalid YAML: {e}", file=file)]
+    return node, data, []
+
+
+def _parse_file(path: Path) -> tuple[FeatureGroup | None, list[SpecError]]:
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            return None, [SpecError(f"the file is {size} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes",
+                                    file=file)]
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        return None, [SpecError(f"cannot read spec file: {e.strerror or e}", file=file)]
+    except UnicodeDecodeError as e:
+        return None, [SpecError(f"the file is not UTF-8 text (byte {e.start}); save it as UTF-8", file=file)]
+    node, data, errors = _compose(text, file)
+    if errors:
+        return None, errors
     return _errors_for(data, _LineIndex(node), file)
 
 
 def parse_spec_text(text: str, file: str = "<string>") -> FeatureGroup:
     """Parse a spec from a YAML string (for tests and tools); raises SpecError/SpecErrors."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    group, errors = _errors_for(data, _LineIndex(node), file)
+    node, data, errors = _compose(text, file)
+    group: FeatureGroup | None = None
+    if not errors:
+        group, errors = _errors_for(data, _LineIndex(node), file)
     _raise(errors)
     assert group is not None
     return group

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
-    from weir.online.store import DynamoOnlineStore
+    from weir.online.interface import OnlineStore
 
 log = logging.getLogger("weir.stream")
 
@@ -140,17 +139,26 @@ def _tile_select(group: FeatureGroup) -> list[Any]:
     return cols
 
 
+# ``on_stage(batch_id, stage)``: called after each stage of a micro-batch ("after_events", "after_online")
+StageHook = Callable[[int, str], None]
+
+
 class BatchProcessor:
-    """The ``foreachBatch`` function of one group's query (see the module doc)."""
+    """The ``foreachBatch`` function of one group's query (see the module doc).
+
+    ``on_stage`` is the seam for fault injection: the exactly-once tests pass a hook that kills the process at
+    a chosen stage of a chosen batch; production passes none.
+    """
 
     def __init__(self, spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
-                 store: DynamoOnlineStore | None = None) -> None:
+                 store: OnlineStore | None = None, on_stage: StageHook | None = None) -> None:
         from weir.online.store import DynamoOnlineStore
 
         self.spark = spark
         self.group = group
         self.config = config
-        self.store = store or DynamoOnlineStore(config)
+        self.store: OnlineStore = store or DynamoOnlineStore(config)
+        self.on_stage = on_stage
         self.layout = GroupLayout(group)
         self._query_id: str | None = None
         self._ready = threading.Event()
@@ -203,6 +211,10 @@ class BatchProcessor:
             writer = writer.partitionBy(PARTITION_COL)
         writer.save(path)
 
+    def _stage(self, batch_id: int, stage: str) -> None:
+        if self.on_stage is not None:
+            self.on_stage(batch_id, stage)
+
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         from pyspark.sql import functions as F
 
@@ -252,7 +264,7 @@ class BatchProcessor:
                 version = table_version(self.spark, e_path)
             t_events = time.perf_counter()
             phases["parse+events"] = t_events - began
-            _fault(batch_id, "after_events")
+            self._stage(batch_id, "after_events")
 
             written = skipped = conflicts = 0
             if newest_on_time is not None:
@@ -277,7 +289,7 @@ class BatchProcessor:
                                        -1 if version is None else version)
                 written, skipped, conflicts = applied.written, applied.skipped_replay, applied.conflicts
                 phases["tiles"], phases["online"] = t_tiles - t_events, time.perf_counter() - t_tiles
-            _fault(batch_id, "after_online")
+            self._stage(batch_id, "after_online")
         finally:
             parsed.unpersist()
 
@@ -302,15 +314,6 @@ class BatchProcessor:
         _write_last(self.config, m)
         if self.on_batch is not None:
             self.on_batch(m)
-
-
-def _fault(batch_id: int, stage: str) -> None:
-    """Crash injection for the exactly-once tests: ``WEIR_STREAM_FAULT=<batch id>:<stage>`` kills the process
-    (``os._exit``, no clean-up, like ``kill -9``) at that point of that batch. Unset in production."""
-    want = os.environ.get("WEIR_STREAM_FAULT")
-    if want and want == f"{batch_id}:{stage}":
-        print(f"WEIR_STREAM_FAULT: crashing in batch {batch_id} {stage}", flush=True)
-        os._exit(137)
 
 
 def _naive(v: Any) -> Any:
@@ -351,15 +354,15 @@ def kafka_reader(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
 
 
 def start_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
-                 options: StreamOptions | None = None, store: DynamoOnlineStore | None = None,
-                 ) -> tuple[StreamingQuery, BatchProcessor]:
+                 options: StreamOptions | None = None, store: OnlineStore | None = None,
+                 on_stage: StageHook | None = None) -> tuple[StreamingQuery, BatchProcessor]:
     """Start the group's query (resuming from its checkpoint) and return it with its batch processor.
 
     >>> query, processor = start_stream(get_spark(), group, config, StreamOptions(trigger_seconds=30))
     >>> query.stop()
     """
     options = options or StreamOptions()
-    processor = BatchProcessor(spark, group, config, store)
+    processor = BatchProcessor(spark, group, config, store, on_stage)
     processor.store.ensure_table(group.name)
     writer = (kafka_reader(spark, group, config, options).writeStream
               .queryName(f"weir_stream_{group.name}")
@@ -383,9 +386,9 @@ def is_kafka_metrics_npe(exc: BaseException) -> bool:
 
 
 def run_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
-               options: StreamOptions | None = None, store: DynamoOnlineStore | None = None,
-               max_bug_restarts: int = 3, on_batch: Callable[[BatchMetrics], None] | None = None,
-               ) -> BatchProcessor:
+               options: StreamOptions | None = None, store: OnlineStore | None = None,
+               max_bug_restarts: int = 3, on_stage: StageHook | None = None,
+               on_batch: Callable[[BatchMetrics], None] | None = None) -> BatchProcessor:
     """Run the group's query until it stops (``available_now``: when drained) or fails (re-raised).
 
     ``on_batch`` is called with each micro-batch's metrics (the CLI exports them to Prometheus).
@@ -397,7 +400,7 @@ def run_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
     """
     restarts = 0
     while True:
-        query, processor = start_stream(spark, group, config, options, store)
+        query, processor = start_stream(spark, group, config, options, store, on_stage)
         processor.on_batch = on_batch
         try:
             query.awaitTermination()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from weir import metrics
@@ -39,17 +39,18 @@ def consumer_lag(end: Mapping[tuple[str, int], int], processed: Mapping[tuple[st
     return {tp: max(0, off - processed.get(tp, 0)) for tp, off in end.items()}
 
 
-def kafka_end_offsets(config: RuntimeConfig, topic: str) -> dict[tuple[str, int], int]:
-    """The topic's end offsets (the offset the next produced record will get) per partition."""
+def kafka_end_offsets(config: RuntimeConfig, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """End offsets (the offset the next produced record will get) of ``(topic, partition)`` pairs."""
     from kafka import KafkaConsumer, TopicPartition
 
+    tps = [TopicPartition(t, p) for t, p in sorted(partitions)]
+    if not tps:
+        return {}
     consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap_servers.split(","),
                              security_protocol=config.kafka_security_protocol, enable_auto_commit=False,
                              request_timeout_ms=10_000)
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        return {(tp.topic, tp.partition): off for tp, off in consumer.end_offsets(tps).items()}
+        return {(tp.topic, tp.partition): int(off) for tp, off in consumer.end_offsets(tps).items()}
     finally:
         consumer.close()
 
@@ -86,7 +87,8 @@ class StreamMonitor:
         done = processed_offsets(progress if isinstance(progress, Mapping) else None)
         if not done:  # no batch finished yet in this run: nothing to compare against
             return
-        for (topic, partition), lag in consumer_lag(kafka_end_offsets(self.config, self.topic), done).items():
+        # the query reads every partition of its topic from the start, so after one batch it knows them all
+        for (topic, partition), lag in consumer_lag(kafka_end_offsets(self.config, done), done).items():
             metrics.STREAM_LAG.labels(self.group, topic, str(partition)).set(lag)
 
     def _run(self) -> None:
@@ -106,7 +108,11 @@ def active_query_progress(spark: Any, query_name: str) -> Callable[[], Mapping[s
     def progress() -> Mapping[str, Any] | bool | None:
         for q in spark.streams.active:
             if q.name == query_name:
-                return q.lastProgress or True
+                last = q.lastProgress
+                if last is None:
+                    return True
+                # the JVM's own JSON: PySpark's dict view renders nested offsets as Python reprs, not JSON
+                return dict(json.loads(last.json)) if hasattr(last, "json") else dict(last)
         return None
 
     return progress
