@@ -171,9 +171,9 @@ def run_rate(spark: Any, base: RuntimeConfig, rate: float, seconds: float, trigg
              max_catch_up_s: float) -> RateResult:
     from pyspark.sql import functions as F
 
+    from weir.lake.paths import events_path, stream_metrics_path
     from weir.online.store import DynamoOnlineStore
     from weir.stream import StreamOptions, produce_records, start_stream
-    from weir.stream.tables import events_path, metrics_path
 
     run = uuid.uuid4().hex[:6]
     topic = f"bench-stream-{run}"
@@ -204,7 +204,7 @@ def run_rate(spark: Any, base: RuntimeConfig, rate: float, seconds: float, trigg
         total = 50 + producer.sent + len(producer.probes)
         deadline = time.monotonic() + max_catch_up_s
         while time.monotonic() < deadline:
-            done = spark.read.format("delta").load(metrics_path(config)).agg(F.sum("input_rows")).collect()[0][0]
+            done = spark.read.format("delta").load(stream_metrics_path(config)).agg(F.sum("input_rows")).collect()[0][0]
             if done is not None and int(done) >= total:
                 break
             time.sleep(2)
@@ -213,7 +213,7 @@ def run_rate(spark: Any, base: RuntimeConfig, rate: float, seconds: float, trigg
     finally:
         query.stop()
 
-    metrics = spark.read.format("delta").load(metrics_path(config)).where(F.col("batch_id") > warm_batches)
+    metrics = spark.read.format("delta").load(stream_metrics_path(config)).where(F.col("batch_id") > warm_batches)
     events = spark.read.format("delta").load(events_path(config, group.name)).where(
         ~F.col("txn_id").startswith(WARM_UP))
     lat = (events.join(metrics.select("query_id", "batch_id", "finished_at"), ["query_id", "batch_id"])

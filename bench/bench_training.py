@@ -166,9 +166,9 @@ def worker_prepare(args: argparse.Namespace) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from weir.batch import backfill
-    from weir.batch.tables import features_path
     from weir.compute.spark_agg import output_fields
     from weir.demo import generate, write_demo_tables
+    from weir.lake.paths import features_path
     from weir.training.builder import _default
 
     start = END - timedelta(days=args.days)

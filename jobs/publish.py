@@ -1,11 +1,12 @@
 """spark-submit entry point: ``spark-submit jobs/publish.py --group GROUP --ds YYYY-MM-DD``.
 
-Calls ``weir.pipeline.publish_day``.
+Calls ``weir.pipeline.steps.publish``.
 """
 
 import sys
 
-from weir.pipeline import job_main, publish_day
+from weir.pipeline.job import job_main
+from weir.pipeline.steps import publish
 
 if __name__ == "__main__":
-    sys.exit(job_main(publish_day, prog="jobs/publish.py"))
+    sys.exit(job_main(publish, prog="jobs/publish.py"))

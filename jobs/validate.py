@@ -1,11 +1,12 @@
 """spark-submit entry point: ``spark-submit jobs/validate.py --group GROUP --ds YYYY-MM-DD``.
 
-Calls ``weir.pipeline.validate_day_task``.
+Calls ``weir.pipeline.steps.validate``.
 """
 
 import sys
 
-from weir.pipeline import job_main, validate_day_task
+from weir.pipeline.job import job_main
+from weir.pipeline.steps import validate
 
 if __name__ == "__main__":
-    sys.exit(job_main(validate_day_task, prog="jobs/validate.py"))
+    sys.exit(job_main(validate, prog="jobs/validate.py"))

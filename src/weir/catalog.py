@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from weir.batch.tables import PARTITION_COL, RUN_TS_COL, features_path, tiles_path
 from weir.compute.ir import NEWEST_COL
+from weir.lake.paths import PARTITION_COL, RUN_TS_COL, features_path, tiles_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import FeatureGroup
 
@@ -76,7 +76,7 @@ def written_training_sets(config: RuntimeConfig) -> list[str]:
     """Paths of the training sets ``write_training_set`` recorded in this lake (``_weir/training_lineage``)."""
     from deltalake import DeltaTable
 
-    from weir.maintenance import lineage_path
+    from weir.lake.paths import training_lineage_path as lineage_path
     from weir.training.readers import _uri
 
     if not _delta_exists(lineage_path(config)):

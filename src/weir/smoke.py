@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from weir.lake.paths import smoke_path
 from weir.runtime import RuntimeConfig
 
 
@@ -38,7 +39,7 @@ def run_smoke(config: RuntimeConfig) -> Iterator[str]:
         raise RuntimeError(f"expected 3 messages back from Kafka through Spark, got {len(rows)}")
     yield f"spark: read {len(rows)} messages back through the Kafka source"
 
-    path = config.table_path(f"_smoke/{run_id}")
+    path = smoke_path(config, run_id)
     events.write.format("delta").save(path)
     events.limit(1).write.format("delta").mode("append").save(path)
     v0 = spark.read.format("delta").option("versionAsOf", 0).load(path).count()

@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from weir.devstack.process import free_port
+from weir.process import free_port
 from weir.runtime import RuntimeConfig, build_config, load_config
 from weir.spark_jars import ivy_home
 

@@ -97,7 +97,7 @@ def run_dag(mark_success: str | None = None) -> dict[str, str]:
 
 
 def online_items(config: RuntimeConfig) -> list[dict[str, int]]:
-    from weir.pipeline import online_sample
+    from weir.pipeline.steps import online_sample
 
     return sorted(online_sample(config, "user_spend", limit=1000), key=lambda i: (i["run_us"], i["newest_event_us"]))
 
@@ -112,7 +112,7 @@ def test_dag_run_computes_validates_publishes_and_checks_freshness(good_run: dic
     from pyspark.sql import functions as F
 
     from weir.online import OnlineClient
-    from weir.pipeline import read_status
+    from weir.pipeline.status import read_status
 
     assert good_run == {"compute": "success", "validate": "success", "publish": "success",
                         "check_freshness": "success"}
@@ -122,8 +122,8 @@ def test_dag_run_computes_validates_publishes_and_checks_freshness(good_run: dic
     assert rows, "the feature partition of the day exists"
 
     status = read_status(config, "user_spend")
-    assert {s: status[s]["state"] for s in ("compute", "validate", "publish", "freshness")} == dict.fromkeys(
-        ("compute", "validate", "publish", "freshness"), "success")
+    assert {s: status[s]["state"] for s in ("compute", "validate", "publish", "check_freshness")} == dict.fromkeys(
+        ("compute", "validate", "publish", "check_freshness"), "success")
     assert status["publish"]["summary"]["written"] == len(rows)
 
     client = OnlineClient(config)
@@ -135,7 +135,7 @@ def test_dag_run_computes_validates_publishes_and_checks_freshness(good_run: dic
 
 def test_failed_validation_fails_the_task_and_publishes_nothing(good_run: dict[str, str],
                                                                 airflow_env: AirflowEnv) -> None:
-    from weir.pipeline import read_status
+    from weir.pipeline.status import read_status
 
     config = airflow_env.config
     before = online_items(config)

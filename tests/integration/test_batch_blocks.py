@@ -16,8 +16,8 @@ from pyspark.sql import functions as F
 
 from weir.batch import backfill, run_day
 from weir.batch.blocks import BLOCK_US, is_block_end, usable_blocks
-from weir.batch.tables import features_path, tiles_path
 from weir.compute.ir import HOP_COL
+from weir.lake.paths import features_path, tiles_path
 from weir.spec import parse_spec_text
 
 pytestmark = pytest.mark.integration

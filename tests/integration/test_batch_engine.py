@@ -11,7 +11,8 @@ import pytest
 from oracle import assert_feature_rows_match
 
 from weir.batch import SourceSchemaError, backfill, run_day
-from weir.batch.tables import features_path, partition_columns, quarantine_path, tiles_path
+from weir.lake.delta import partition_columns
+from weir.lake.paths import features_path, quarantine_path, tiles_path
 from weir.runtime import RuntimeConfig
 from weir.spec import parse_spec_text
 

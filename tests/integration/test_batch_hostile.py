@@ -69,7 +69,7 @@ def _write(spark: Any, path: str, rows: list[dict[str, Any]]) -> None:
 def test_hostile_rows_are_quarantined_and_copies_counted_once(spark: Any, weir_config: RuntimeConfig,
                                                               tmp_path_factory: Any) -> None:
     from weir.batch import backfill
-    from weir.batch.tables import features_path, quarantine_path
+    from weir.lake.paths import features_path, quarantine_path
     from weir.training import build
 
     rows, valid, reasons = _rows()

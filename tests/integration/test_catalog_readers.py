@@ -67,7 +67,7 @@ def _rows(records: list[dict[str, Any]], columns: list[str]) -> list[tuple[Any, 
 def test_feature_table_reads_equal_sparks_rows(spark, lake) -> None:  # type: ignore[no-untyped-def]
     import duckdb
 
-    from weir.batch.tables import features_path
+    from weir.lake.paths import features_path
     from weir.training import TrainingSetError, feature_dataset, read_feature_table
 
     config, group = lake
@@ -130,8 +130,9 @@ def test_the_training_doc_example_runs_and_every_reader_returns_the_same_rows(sp
 
 
 def test_catalog_registers_tables_with_comments_and_properties_idempotently(spark, lake) -> None:  # type: ignore[no-untyped-def]
-    from weir.batch.tables import features_path, table_version, tiles_path
     from weir.catalog import attach, register
+    from weir.lake.delta import table_version
+    from weir.lake.paths import features_path, tiles_path
 
     config, group = lake
     entries = register(spark, [group], config)

@@ -25,9 +25,10 @@ pytestmark = pytest.mark.integration
 def test_replay_is_exactly_once_and_keeps_the_audit_trail(stack: RuntimeConfig, spark: Any, lake_dir: Path) -> None:
     from pyspark.sql import functions as F
 
+    from weir.lake.paths import deadletter_path, events_path
+    from weir.lake.paths import deadletter_replays_path as replays_path
     from weir.stream import StreamOptions, produce_records, run_stream
-    from weir.stream.replay import REPLAY_QUERY_ID, dead_letters, replay, replays_path
-    from weir.stream.tables import deadletter_path, events_path
+    from weir.stream.replay import REPLAY_QUERY_ID, dead_letters, replay
 
     run = uuid.uuid4().hex[:8]
     config = build_config(lake_path=str(lake_dir / f"replay-{run}"), checkpoint_path=str(lake_dir / f"rck-{run}"),

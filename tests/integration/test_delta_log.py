@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
-from weir.batch.delta_log import log_snapshot, read_partitions_at
-from weir.batch.tables import overwrite_partitions, table_version, written_at
+from weir.lake.delta import overwrite_partitions, table_version, written_at
+from weir.lake.delta_log import log_snapshot, read_partitions_at
 
 pytestmark = pytest.mark.integration
 

@@ -43,7 +43,7 @@ def _append_batches(spark: Any, path: str, batches: int, seed: int) -> list[tupl
 
 
 def test_maintenance_compacts_vacuums_and_keeps_pinned_versions(spark: Any, lake_dir: Path) -> None:
-    from weir.maintenance import maintain
+    from weir.lake.maintenance import maintain
     from weir.training import build, write_training_set
 
     config = build_config(lake_path=str(lake_dir / f"maint-{uuid.uuid4().hex[:8]}"))

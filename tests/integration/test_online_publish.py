@@ -18,7 +18,8 @@ from oracle import group_values, same_value, us
 
 from weir.aws import dynamodb_client
 from weir.batch import backfill
-from weir.batch.tables import features_path, table_version, tiles_path
+from weir.lake.delta import table_version
+from weir.lake.paths import features_path, tiles_path
 from weir.online.client import OnlineClient
 from weir.online.publish import PublishSummary, publish
 from weir.runtime import RuntimeConfig, build_config

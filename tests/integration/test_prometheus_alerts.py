@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from weir.devstack.process import free_port
+from weir.process import free_port
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 from weir.spec.models import FeatureGroup

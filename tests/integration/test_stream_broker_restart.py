@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
 
-from weir.devstack.process import free_port
+from weir.process import free_port
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 
@@ -51,10 +51,10 @@ def test_broker_restart_while_streaming_loses_nothing(stack: RuntimeConfig, spar
     from pyspark.sql import functions as F
 
     from weir.devstack.kafka import jars_dir, kafka_dir, start_kafka
-    from weir.devstack.process import read_pid, stop_process
+    from weir.lake.paths import events_path, stream_metrics_path
     from weir.online.store import DynamoOnlineStore
+    from weir.process import read_pid, stop_process
     from weir.stream import produce_records, supervisor
-    from weir.stream.tables import events_path, metrics_path
 
     run = uuid.uuid4().hex[:8]
     name = "spend_br"
@@ -133,7 +133,7 @@ def test_broker_restart_while_streaming_loses_nothing(stack: RuntimeConfig, spar
         ev = spark.read.format("delta").load(events_path(config, name))
         assert ev.count() == len(events)
         assert ev.select("txn_id").distinct().count() == len(events)
-        metrics = spark.read.format("delta").load(metrics_path(config)).where(F.col("group") == name)
+        metrics = spark.read.format("delta").load(stream_metrics_path(config)).where(F.col("group") == name)
         assert metrics.agg(F.sum("valid_rows")).collect()[0][0] >= len(events)
 
         assert_online_matches_oracle(config, group, events)

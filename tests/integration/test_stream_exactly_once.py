@@ -43,9 +43,9 @@ def test_crash_and_kill_then_restart_counts_every_event_once(stack: RuntimeConfi
                                                              lake_dir: Path, tmp_path: Path) -> None:
     from pyspark.sql import functions as F
 
+    from weir.lake.paths import events_path, stream_metrics_path
     from weir.online.store import DynamoOnlineStore
     from weir.stream import produce_records, supervisor
-    from weir.stream.tables import events_path, metrics_path
 
     run = uuid.uuid4().hex[:8]
     name = "spend_eo"
@@ -99,7 +99,7 @@ def test_crash_and_kill_then_restart_counts_every_event_once(stack: RuntimeConfi
         assert log.count() == len(events)
         assert log.select("txn_id").distinct().count() == len(events)
 
-        metrics = spark.read.format("delta").load(metrics_path(config)).where(F.col("group") == name)
+        metrics = spark.read.format("delta").load(stream_metrics_path(config)).where(F.col("group") == name)
         replayed = metrics.where(F.col("batch_id") == 1).collect()
         assert len(replayed) == 1 and replayed[0]["entities_written"] == 0
         assert replayed[0]["entities_skipped_replay"] > 0

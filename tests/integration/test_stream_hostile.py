@@ -91,9 +91,10 @@ def test_hostile_records_are_dead_lettered_counted_and_never_move_the_mark(
     from deltalake import DeltaTable
     from pyspark.sql import functions as F
 
+    from weir.lake.paths import deadletter_path, events_path
+    from weir.lake.paths import stream_metrics_path as metrics_path
     from weir.online.store import DynamoOnlineStore
     from weir.stream import StreamOptions, produce_records, run_stream
-    from weir.stream.tables import deadletter_path, events_path, metrics_path
 
     run = uuid.uuid4().hex[:8]
     config = build_config(lake_path=str(lake_dir / f"hostile-{run}"), checkpoint_path=str(lake_dir / f"hck-{run}"),

@@ -163,7 +163,7 @@ def test_online_values_match_oracle(drained: Drained) -> None:
 def test_dead_letters_late_events_and_metrics(drained: Drained, spark: Any) -> None:
     from pyspark.sql import functions as F
 
-    from weir.stream.tables import deadletter_path, events_path, late_path, metrics_path
+    from weir.lake.paths import deadletter_path, events_path, late_path, stream_metrics_path
 
     cfg, name = drained.config, drained.group.name
     dead = spark.read.format("delta").load(deadletter_path(cfg, name)).collect()
@@ -184,7 +184,7 @@ def test_dead_letters_late_events_and_metrics(drained: Drained, spark: Any) -> N
     assert events.where(F.col("late")).select("txn_id").collect()[0][0] == "late-1"
     assert events.select("partition", "offset").distinct().count() == events.count()
 
-    metrics = (spark.read.format("delta").load(metrics_path(cfg)).where(F.col("group") == name)
+    metrics = (spark.read.format("delta").load(stream_metrics_path(cfg)).where(F.col("group") == name)
                .orderBy("batch_id").collect())
     assert [m["batch_id"] for m in metrics] == [0, 1]
     assert sum(m["dead_lettered"] for m in metrics) == drained.n_malformed
@@ -200,7 +200,7 @@ def batch_run(drained: Drained, spark: Any) -> tuple[FeatureGroup, list[Any]]:
     from pyspark.sql import functions as F
 
     from weir.batch import backfill
-    from weir.stream.tables import events_path
+    from weir.lake.paths import events_path
 
     cfg = drained.config
     source = cfg.table_path("parity_source")

@@ -14,7 +14,8 @@ from oracle import assert_served_values_match, group_values, same_value
 from pyspark.sql import functions as F
 
 from weir.batch import backfill
-from weir.batch.tables import features_path, tiles_path, written_at
+from weir.lake.delta import written_at
+from weir.lake.paths import features_path, tiles_path
 from weir.runtime import RuntimeConfig
 from weir.spec import parse_spec_text
 from weir.spec.models import FeatureGroup

@@ -17,8 +17,8 @@ from oracle import same_value
 from pyspark.sql import functions as F
 
 from weir.batch import backfill
-from weir.batch.tables import features_path
 from weir.compute.hll import order_free_col
+from weir.lake.paths import features_path
 from weir.runtime import RuntimeConfig
 from weir.spec import parse_spec_text
 from weir.training import build

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from weir.batch.tables import features_path
+from weir.lake.paths import features_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec import SpecError, parse_spec_text
 from weir.validate import ValidationFailed, gate_or_raise, read_validation_runs, validate_batch, validate_day

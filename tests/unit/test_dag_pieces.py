@@ -12,15 +12,9 @@ import pytest
 from weir.airflow.docs import render_doc_md
 from weir.airflow.settings import DagDefaults, group_dag_settings
 from weir.airflow.submit import parse_result, spark_submit_command
-from weir.pipeline import (
-    EXIT_SPEC_ERROR,
-    EXIT_VALIDATION_FAILED,
-    RESULT_PREFIX,
-    job_main,
-    read_status,
-    record_step,
-    run_ts_us,
-)
+from weir.pipeline.job import EXIT_SPEC_ERROR, EXIT_VALIDATION_FAILED, RESULT_PREFIX, job_main
+from weir.pipeline.status import read_status, record_step
+from weir.pipeline.steps import run_ts_us
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import SpecError, load_spec
 
@@ -48,13 +42,13 @@ def test_doc_md_lists_every_output_column_and_the_spec_file() -> None:
 def test_spark_submit_command_uses_the_configured_master_and_packages(tmp_path: Path) -> None:
     config = build_config(state_dir=tmp_path, spark_master="spark://master:7077")
     resolved = _plant_resolved_jars(config)
-    cmd = spark_submit_command(config, "run_day", ["--group", "g", "--ds", "2026-01-02"], binary="spark-submit")
+    cmd = spark_submit_command(config, "compute", ["--group", "g", "--ds", "2026-01-02"], binary="spark-submit")
     assert cmd[:3] == ["spark-submit", "--master", "spark://master:7077"]
     jars = cmd[cmd.index("--jars") + 1]
     assert "io.delta__delta-spark" in jars and "spark-sql-kafka" in jars
     assert jars.split(",") == [str(j) for j in resolved]  # the same files a session gets: no Ivy in the task
     assert "--packages" not in cmd and not any("ivySettings" in c for c in cmd)
-    assert cmd[-5:] == [str(config.project_root / "jobs" / "run_day.py"), "--group", "g", "--ds", "2026-01-02"]
+    assert cmd[-5:] == [str(config.project_root / "jobs" / "compute.py"), "--group", "g", "--ds", "2026-01-02"]
     with pytest.raises(ValueError, match="unknown Weir job"):
         spark_submit_command(config, "nope", [], binary="x")
 
@@ -118,7 +112,7 @@ def test_weir_view_shows_every_group_with_its_pipeline_state(tmp_path: Path) -> 
     config = build_config(state_dir=tmp_path / "state", specs_dir=specs)
     record_step(config, "user_spend", "validate", "2026-01-01", "failed",
                 {"error": "ValidationFailed: 1 expectation failed", "summary": {"headline": "validation FAILED"}})
-    record_step(config, "user_spend", "freshness", "2026-01-01", "success",
+    record_step(config, "user_spend", "check_freshness", "2026-01-01", "success",
                 {"summary": {"newest_event_ts": "2026-01-01T23:00:00+00:00"}})
 
     def runs(dag_ids: list[str]) -> dict[str, dict[str, object]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from weir.devstack.kafka import server_properties
-from weir.devstack.process import DevStackError, port_in_use, read_pid, start_and_wait, stop_process
+from weir.process import DevStackError, port_in_use, read_pid, start_and_wait, stop_process
 from weir.runtime import build_config
 
 

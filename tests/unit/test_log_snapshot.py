@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from weir.batch.delta_log import LogSnapshot
+from weir.lake.delta_log import LogSnapshot
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 DAY, WEEK = 86_400_000_000, 604_800_000_000

@@ -20,7 +20,7 @@ from weir.online.client import OnlineClient
 from weir.online.codec import encode_tiles
 from weir.online.interface import OnlineItem, StreamPart, StreamState
 from weir.online.memory import InMemoryOnlineStore
-from weir.pipeline import check_freshness, run_ts_us
+from weir.pipeline.steps import check_freshness, run_ts_us
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 from weir.stream.merge import GroupLayout, merge_item_tiles

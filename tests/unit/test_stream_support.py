@@ -11,7 +11,7 @@ from weir.runtime import build_config
 from weir.spec import FeatureGroup
 from weir.stream import supervisor
 from weir.stream.producer import _encode
-from weir.stream.tables import last_metrics_file
+from weir.stream.state_files import last_metrics_file
 
 GROUP = FeatureGroup.model_validate({
     "name": "g", "entity": {"name": "u", "keys": ["a", "b"]},

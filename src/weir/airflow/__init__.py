@@ -3,5 +3,5 @@
 ``weir.airflow.factory.build_dags`` (used by ``dags/weir_feature_groups.py``), ``weir.airflow.operators``
 (``WeirSparkJobOperator``, ``WeirTaskOperator``), ``weir.airflow.plugin`` (the ``AirflowPlugin`` with the Weir
 view, re-exported by ``plugins/weir_plugin.py``). Pure pieces (``settings``, ``docs``, ``submit``) import no
-Airflow; the business logic lives in ``weir.pipeline``, which runs without Airflow.
+Airflow; the business logic lives in ``weir.pipeline.steps``, which runs without Airflow.
 """

@@ -108,7 +108,7 @@ def build_group_dag(group: FeatureGroup, defaults: DagDefaults | None = None) ->
     ) as dag:
         # depends_on_past: day D's compute starts from the tiles and lifetime snapshot of day D-1, so it waits
         # for D-1's compute even when a backfill runs several days at once (Airflow's default: 10 runs)
-        compute = WeirSparkJobOperator(task_id="compute", job="run_day", group=group.name,
+        compute = WeirSparkJobOperator(task_id="compute", job="compute", group=group.name,
                                        execution_timeout=s.task_timeouts["compute"], depends_on_past=True,
                                        doc_md="Batch run of day `ds` from the Delta source: tiles and feature rows.")
         validate = WeirSparkJobOperator(task_id="validate", job="validate", group=group.name,

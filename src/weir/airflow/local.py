@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weir.devstack.process import DevStackError, port_in_use, read_pid, start_background, stop_process, wait_until
+from weir.process import DevStackError, port_in_use, read_pid, start_background, stop_process, wait_until
 from weir.runtime import RuntimeConfig
 
 ADMIN_USER = "admin"

@@ -1,10 +1,10 @@
-"""Thin Airflow operators over ``weir.pipeline``: they read templated arguments and call Weir, nothing more.
+"""Thin Airflow operators over ``weir.pipeline.steps``: they read templated arguments and call Weir, nothing more.
 
 - :class:`WeirSparkJobOperator` runs a Spark step (compute, validate, publish) as ``spark-submit jobs/<job>.py``
   against the configured master, so the Spark driver lives outside the Airflow worker and the same task runs
   on a laptop (``local[2]``) or a cluster (``--master yarn``/``spark://``/``k8s://``); the job's summary becomes
   the task's XCom. A failed validation or a spec error fails the task without retries (a retry cannot fix it).
-- :class:`WeirTaskOperator` calls a light ``weir.pipeline`` function in the worker (freshness check, streaming
+- :class:`WeirTaskOperator` calls a light ``weir.pipeline.steps`` function in the worker (freshness check, streaming
   supervisor): no Spark involved.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from weir.pipeline import EXIT_SPEC_ERROR, EXIT_VALIDATION_FAILED
+from weir.pipeline.job import EXIT_SPEC_ERROR, EXIT_VALIDATION_FAILED
 
 TAIL_LINES = 40
 
@@ -72,7 +72,7 @@ class WeirSparkJobOperator(BaseOperator):
 
 
 class WeirTaskOperator(BaseOperator):
-    """Call ``weir.pipeline.<function>(group, [ds])`` in the worker and return its summary."""
+    """Call ``weir.pipeline.steps.<function>(group, [ds])`` in the worker and return its summary."""
 
     template_fields: Sequence[str] = ("ds",)
     ui_color = "#8ecae6"
@@ -87,7 +87,7 @@ class WeirTaskOperator(BaseOperator):
         from weir.runtime import load_config
 
         load_config.cache_clear()  # the worker's environment may have changed since the last task
-        func = getattr(importlib.import_module("weir.pipeline"), self.function)
+        func = getattr(importlib.import_module("weir.pipeline.steps"), self.function)
         result: dict[str, Any] = func(self.group, self.ds) if self.ds is not None else func(self.group)
         self.log.info("%s %s: %s", self.function, self.group, result)
         return result

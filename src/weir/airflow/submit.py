@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from weir.pipeline import RESULT_PREFIX
+from weir.pipeline.job import RESULT_PREFIX
 from weir.runtime import RuntimeConfig
 
-JOBS = {"run_day", "validate", "publish", "backfill"}
+JOBS = {"compute", "validate", "publish", "backfill"}
 
 
 def spark_submit_binary() -> str:

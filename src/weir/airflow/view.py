@@ -1,8 +1,8 @@
 """The Weir view in the Airflow UI: every feature group with its last DAG run, validation, freshness and stream.
 
 A small FastAPI app (mounted by the plugin at ``/weir``, shown in the UI's navigation as an external view):
-``GET /weir/`` an HTML page, ``GET /weir/api/groups`` the same as JSON. Pipeline results come from the status
-files the pipeline steps write (``<state_dir>/status/<group>.json``), DAG run states from Airflow's database.
+``GET /weir/`` an HTML page, ``GET /weir/api/groups`` the same as JSON. Pipeline results come from the run-status
+table the pipeline steps append to in the lake (``weir.pipeline.status``), DAG run states from Airflow's database.
 
 The view is behind Airflow's auth manager, like the rest of the UI: a request needs the JWT that Airflow's login
 sets (the ``_token`` cookie the UI's pages carry, or ``Authorization: Bearer``) and read access to DAG runs.
@@ -52,9 +52,10 @@ def stream_state(config: RuntimeConfig, group: str) -> str:
     try:
         from weir.stream.supervisor import status
     except ImportError:
-        from weir.devstack.process import read_pid
+        from weir.process import read_pid
+        from weir.stream.state_files import pid_file
 
-        pid = read_pid(config.state_dir / "streams" / f"{group}.pid")
+        pid = read_pid(pid_file(config, group))
         return f"running (pid {pid})" if pid else "not running"
     s = status(group, config)
     text = f"running (pid {s['pid']})" if s.get("running") else "not running"
@@ -69,7 +70,7 @@ def collect_overview(config: RuntimeConfig | None = None, dag_runs: DagRunLookup
                      now: datetime | None = None) -> dict[str, Any]:
     """Everything the view shows, as JSON-able data."""
     from weir.airflow.factory import load_groups
-    from weir.pipeline import read_status
+    from weir.pipeline.status import read_status
 
     config = config or build_config()
     groups, errors = load_groups(config.specs_dir)
@@ -78,7 +79,7 @@ def collect_overview(config: RuntimeConfig | None = None, dag_runs: DagRunLookup
     rows = []
     for g in groups:
         status = read_status(config, g.name)
-        fresh = status.get("freshness", {})
+        fresh = status.get("check_freshness", {})
         summary = fresh.get("summary") or {}
         age_s = None
         if summary.get("newest_event_ts"):
@@ -96,7 +97,7 @@ def collect_overview(config: RuntimeConfig | None = None, dag_runs: DagRunLookup
             "freshness": {**fresh, "event_age_s_now": age_s, "freshness_slo": g.online.freshness_slo,
                           "stale_now": None if slo is None or age_s is None else age_s * 1e6 > slo} if fresh else None,
             "streaming": {"kafka_topic": g.source.kafka.topic, "process": stream_state(config, g.name),
-                          "supervisor": status.get("streaming")} if g.source.kafka else None,
+                          "supervisor": status.get("ensure_stream")} if g.source.kafka else None,
         })
     return {"generated_at": now.isoformat(timespec="seconds"), "specs_dir": str(config.specs_dir),
             "groups": rows, "spec_errors": [str(e) for e in errors]}

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from weir.batch.tables import PARTITION_COL, read_partitions, written_at
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, ir_column, ir_parts
 from weir.compute.layout import run_time_us
 from weir.compute.windows import DAY_US, WindowSpec
+from weir.lake.delta import read_partitions, written_at
+from weir.lake.paths import PARTITION_COL
 from weir.spec.models import FeatureGroup
 
 if TYPE_CHECKING:

@@ -27,18 +27,6 @@ from weir.batch.blocks import (
     window_condition,
 )
 from weir.batch.source import read_source
-from weir.batch.tables import (
-    PARTITION_COL,
-    RUN_TS_COL,
-    features_path,
-    lifetime_path,
-    overwrite_partitions,
-    partition_columns,
-    quarantine_path,
-    read_partitions,
-    table_exists,
-    tiles_path,
-)
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL, ir_column, ir_parts
 from weir.compute.layout import (
     Lookback,
@@ -50,6 +38,8 @@ from weir.compute.layout import (
     run_time_us,
 )
 from weir.compute.windows import DAY_US, WindowSpec, day_windows, feature_windows
+from weir.lake.delta import overwrite_partitions, partition_columns, read_partitions, table_exists
+from weir.lake.paths import PARTITION_COL, RUN_TS_COL, features_path, lifetime_path, quarantine_path, tiles_path
 from weir.runtime import RuntimeConfig
 from weir.spec.models import Feature, FeatureGroup
 

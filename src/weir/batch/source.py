@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from weir.batch.tables import source_path, table_exists
 from weir.compute.event_rules import Check, combine, copy_rank, event_day, typed_checks
 from weir.compute.layout import run_time
+from weir.lake.delta import table_exists
+from weir.lake.paths import PARTITION_COL, source_path
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
@@ -133,8 +134,8 @@ def read_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
     lo, hi = run_time(first - timedelta(days=1)), run_time(last)
     in_range = (ts > F.lit(lo)) & (ts <= F.lit(hi))
     null_ts = ts.isNull()
-    if "ds" in raw.columns:
-        null_ts = null_ts & (F.col("ds") >= F.lit(first)) & (F.col("ds") <= F.lit(last))
+    if PARTITION_COL in raw.columns:
+        null_ts = null_ts & (F.col(PARTITION_COL) >= F.lit(first)) & (F.col(PARTITION_COL) <= F.lit(last))
     # One scan: in-range rows (events or rejects) and the null-event-time rows of the range. Copies of an event
     # share its event time, so they are in the same range (dedup needs nothing outside it).
     return SourceSlice(classify(raw.where(in_range | null_ts), group))

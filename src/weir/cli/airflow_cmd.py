@@ -22,7 +22,7 @@ def _print_login(url: str, password_file: str) -> None:
 def up(timeout: float) -> None:
     """Start api-server, scheduler, dag-processor and triggerer (airflow standalone) in the background."""
     from weir.airflow.local import airflow_up, log_file, password_file
-    from weir.devstack.process import DevStackError
+    from weir.process import DevStackError
 
     config = load_config()
     click.echo(f"starting Airflow (home {config.airflow_home_dir}, dags {config.project_root / 'dags'}) ...")

@@ -1,4 +1,4 @@
-"""``weir backfill`` and ``weir run``: the batch engine from the command line."""
+"""``weir backfill`` and ``weir compute``: the batch engine from the command line."""
 
 from __future__ import annotations
 
@@ -41,11 +41,11 @@ def backfill_cmd(group: str, start: str, end: str, chunk_days: int) -> None:
         click.echo(line)
 
 
-@click.command("run")
+@click.command("compute")
 @click.argument("group")
 @click.option("--date", "ds", required=True, help="the day to compute (YYYY-MM-DD); features as of its end")
-def run_cmd(group: str, ds: str) -> None:
-    """The daily (incremental) run of GROUP for one day: that day's events plus the stored tiles."""
+def compute_cmd(group: str, ds: str) -> None:
+    """The daily (incremental) compute step of GROUP for one day: that day's events plus the stored tiles."""
     from weir.batch import SourceSchemaError, run_day
     from weir.batch.conflicts import ConcurrentRunError
     from weir.spark import get_spark
@@ -59,4 +59,8 @@ def run_cmd(group: str, ds: str) -> None:
         click.echo(line)
 
 
-COMMANDS = [backfill_cmd, run_cmd]
+#: ``weir run``, the step's name before it was ``compute`` everywhere (hidden from ``--help``)
+run_alias = click.Command("run", params=compute_cmd.params, callback=compute_cmd.callback, hidden=True,
+                          help=compute_cmd.help)
+
+COMMANDS = [backfill_cmd, compute_cmd, run_alias]

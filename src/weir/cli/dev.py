@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from weir.devstack import stack_down, stack_status, stack_up
-from weir.devstack.process import DevStackError
+from weir.process import DevStackError
 from weir.runtime import load_config
 
 

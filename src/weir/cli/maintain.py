@@ -19,7 +19,7 @@ def maintain_cmd(groups: tuple[str, ...], retention_hours: float, no_optimize: b
                  ignore_pins: bool) -> None:
     """Compact (OPTIMIZE) and VACUUM the tables of GROUPS (default: every group) and Weir's internal tables."""
     from weir.cli.specs import load_group, specs_dir
-    from weir.maintenance import maintain, maintenance_lines
+    from weir.lake.maintenance import maintain, maintenance_lines
     from weir.spark import get_spark
     from weir.spec import load_specs
 

@@ -62,9 +62,9 @@ def describe(group: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from weir.batch.tables import features_path, tiles_path
     from weir.catalog import table_name
     from weir.compute.windows import feature_windows, format_duration_us
+    from weir.lake.paths import features_path, tiles_path
 
     g = load_group(group)
     config = load_config()

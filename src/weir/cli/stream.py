@@ -61,12 +61,16 @@ def stream_cmd(group: str, available_now: bool, trigger_seconds: float, max_offs
 @click.option("--seed", type=int, default=7, show_default=True)
 def produce_cmd(group: str, rate: float, seconds: float, seed: int) -> None:
     """Produce live demo transactions to GROUP's Kafka topic at RATE events/s for SECONDS."""
+    from datetime import UTC, datetime
+
+    from weir.demo.generator import iter_transactions_live
     from weir.stream.producer import produce_live, topic_of
 
     g = load_group(group)
     try:
         topic = topic_of(g)
-        n = produce_live(load_config(), g, rate, seconds, seed=seed)
+        events = iter_transactions_live(seed, datetime.now(UTC).replace(tzinfo=None), rate)
+        n = produce_live(load_config(), g, events, rate, seconds)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"produced {n} events to {topic}")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from weir.lake.paths import FEATURES
 from weir.runtime import RuntimeConfig
 
 Echo = Callable[[str], None]
@@ -70,5 +71,5 @@ def run_demo(config: RuntimeConfig, settings: DemoSettings = DemoSettings(), ech
                                         "user_spend:last_merchant_last"], sample_users, at=when):
             g = ent.groups["user_spend"]
             echo(f"     {ent.entity}: {g.values}  newest event {g.event_ts}  stale={g.stale}")
-    echo("done: feature tables under " + config.table_path("features") + ", reports under "
+    echo("done: feature tables under " + config.table_path(FEATURES) + ", reports under "
          + str(config.state_dir / "reports"))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from weir.demo.generator import TABLE_COLUMNS, DemoData
+from weir.lake.paths import PARTITION_COL as PARTITION_COLUMN
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
 
 # event tables are partitioned by the UTC date of event_ts
 PARTITIONED = frozenset({"transactions", "repayments"})
-PARTITION_COLUMN = "ds"
 
 
 def spark_schema(table: str) -> StructType:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from weir.devstack.process import DevStackError, free_port, start_and_wait, stop_process
+from weir.process import DevStackError, free_port, start_and_wait, stop_process
 
 VERSION = "4.0.0"
 

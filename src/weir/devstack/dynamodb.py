@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from weir.devstack.process import DevStackError, port_in_use, read_pid, start_and_wait
+from weir.process import DevStackError, port_in_use, read_pid, start_and_wait
 from weir.runtime import RuntimeConfig
 
 

@@ -8,7 +8,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from weir.devstack.process import DevStackError, port_in_use, read_pid, start_and_wait
+from weir.process import DevStackError, port_in_use, read_pid, start_and_wait
 from weir.runtime import RuntimeConfig
 
 POM = Path(__file__).with_name("kafka-pom.xml")

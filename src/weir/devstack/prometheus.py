@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from weir.devstack.process import DevStackError, port_in_use, read_pid, start_and_wait, stop_process
+from weir.process import DevStackError, port_in_use, read_pid, start_and_wait, stop_process
 from weir.runtime import RuntimeConfig
 
 DEFAULT_TARGETS = {"weir-serve": ["127.0.0.1:8000"], "weir-stream": ["127.0.0.1:9108"]}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from weir.devstack.dynamodb import start_dynamodb
 from weir.devstack.kafka import kafka_dir, start_kafka
-from weir.devstack.process import read_pid, stop_process
+from weir.process import read_pid, stop_process
 from weir.runtime import RuntimeConfig
 
 

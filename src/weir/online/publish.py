@@ -33,6 +33,8 @@ from weir.compute.layout import (
 )
 from weir.compute.online_tile import END, online_tile_fields
 from weir.compute.windows import feature_windows
+from weir.lake.paths import TILES as TILES_TABLE
+from weir.lake.paths import group_table, publish_log_path
 from weir.online.codec import encode_tiles
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.interface import OnlineItem, OnlineStore, WriteStats
@@ -44,7 +46,6 @@ from weir.spec.models import ColumnType, FeatureGroup
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-PUBLISH_LOG = "_weir/publish_log"
 TILES = "tiles"
 NEWEST_US = "newest_us"
 
@@ -97,8 +98,9 @@ def entity_tiles(spark: SparkSession, group: FeatureGroup, ds: date, config: Run
     """One row per entity: key columns, ``tiles`` (list of tile structs), ``newest_us``; and the tile version."""
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import PARTITION_COL, lifetime_path, read_partitions, table_version, tiles_path
     from weir.compute.spark_layout import lifetime_state
+    from weir.lake.delta import read_partitions, table_version
+    from weir.lake.paths import PARTITION_COL, lifetime_path, tiles_path
 
     path = tiles_path(config, group.name)
     version = table_version(spark, path)
@@ -220,10 +222,10 @@ def _write(store: OnlineStore, group: str, items: Any, total: int, progress: boo
 
 def _log(spark: SparkSession, config: RuntimeConfig, s: PublishSummary) -> None:
     """Append the run to the ``_weir/publish_log`` Delta table (the record of what is online, from where)."""
-    row = [(s.group, s.ds, s.run_ts, s.table, f"tiles/{s.group}", s.source_version,
+    row = [(s.group, s.ds, s.run_ts, s.table, group_table(TILES_TABLE, s.group), s.source_version,
             s.entities, s.written, s.skipped, s.expired, s.invalid, s.retried, float(s.seconds),
             datetime.now(UTC))]
     schema = ("group string, ds date, run_ts timestamp, online_table string, source_table string, "
               "source_version long, entities long, items_written long, items_skipped long, items_expired long, "
               "items_invalid long, retried long, seconds double, finished_at timestamp")
-    spark.createDataFrame(row, schema).write.format("delta").mode("append").save(config.table_path(PUBLISH_LOG))
+    spark.createDataFrame(row, schema).write.format("delta").mode("append").save(publish_log_path(config))

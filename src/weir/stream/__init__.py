@@ -4,12 +4,31 @@
 ``parse_records`` (``weir.stream.parse``) is the explicit validity check; ``merge_item_tiles``
 (``weir.stream.merge``) the pure merge of micro-batch tiles into an online item; ``produce_records`` /
 ``produce_live`` (``weir.stream.producer``) put events on the topic; ``weir.stream.supervisor`` keeps a job
-running in the background. Importing this package does not import Spark.
+running in the background. Importing this package imports none of them (names resolve on first use), so the
+pure ``weir.stream.merge`` loads without Spark, Kafka or botocore.
 """
 
-from weir.stream.job import BatchMetrics, BatchProcessor, StreamOptions, run_stream, start_stream
-from weir.stream.merge import GroupLayout, merge_item_tiles
-from weir.stream.producer import produce_live, produce_records
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from weir.stream.job import BatchMetrics, BatchProcessor, StreamOptions, run_stream, start_stream
+    from weir.stream.merge import GroupLayout, merge_item_tiles
+    from weir.stream.producer import produce_live, produce_records
+
+_LAZY = {
+    "BatchMetrics": "weir.stream.job",
+    "BatchProcessor": "weir.stream.job",
+    "StreamOptions": "weir.stream.job",
+    "run_stream": "weir.stream.job",
+    "start_stream": "weir.stream.job",
+    "GroupLayout": "weir.stream.merge",
+    "merge_item_tiles": "weir.stream.merge",
+    "produce_live": "weir.stream.producer",
+    "produce_records": "weir.stream.producer",
+}
 
 __all__ = [
     "BatchMetrics",
@@ -22,3 +41,10 @@ __all__ = [
     "run_stream",
     "start_stream",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'weir.stream' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -36,7 +36,7 @@ def _logged_ids(spark: SparkSession, days: list[date], group: FeatureGroup, log_
     """(event id, event day) pairs already in the event log on ``days``, written before batch ``batch_id``."""
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import table_exists
+    from weir.lake.delta import table_exists
     from weir.stream.job import BATCH_COL, PARTITION_COL, QUERY_COL
 
     if not days or not table_exists(spark, log_path):

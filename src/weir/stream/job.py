@@ -42,6 +42,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from weir.compute.online_tile import online_tile_fields
+from weir.lake.paths import (
+    PARTITION_COL,
+    checkpoint_path,
+    deadletter_path,
+    events_path,
+    late_path,
+    stream_metrics_path,
+)
 from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
 from weir.runtime import RuntimeConfig
@@ -49,14 +57,7 @@ from weir.spec.models import FeatureGroup
 from weir.stream.dedup import mark_duplicates
 from weir.stream.merge import GroupLayout
 from weir.stream.parse import CODES_COL, KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
-from weir.stream.tables import (
-    checkpoint_path,
-    deadletter_path,
-    events_path,
-    last_metrics_file,
-    late_path,
-    metrics_path,
-)
+from weir.stream.state_files import last_metrics_file
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -69,7 +70,6 @@ log = logging.getLogger("weir.stream")
 LATE_COL = "late"
 BATCH_COL = "batch_id"
 QUERY_COL = "query_id"
-PARTITION_COL = "ds"
 _EVENT_US = "_event_us"
 BATCH_TS_COL = "_weir_batch_ts"  # the micro-batch's timestamp from the offset log (the same on a replay)
 
@@ -175,11 +175,11 @@ class BatchProcessor:
         """High-water mark (event micros) after batch ``batch_id - 1`` of this query (or of earlier queries)."""
         from pyspark.sql import functions as F
 
-        from weir.batch.tables import table_exists
+        from weir.lake.delta import table_exists
 
         if self._hwm is not None and self._hwm[0] == batch_id - 1:
             return self._hwm[1]
-        path = metrics_path(self.config)
+        path = stream_metrics_path(self.config)
         if not table_exists(self.spark, path):
             return None
         rows = self.spark.read.format("delta").load(path).where(F.col("group") == F.lit(self.group.name))
@@ -210,7 +210,7 @@ class BatchProcessor:
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         from pyspark.sql import functions as F
 
-        from weir.batch.tables import table_version
+        from weir.lake.delta import table_version
 
         started = datetime.now(UTC)
         began = time.perf_counter()
@@ -307,8 +307,8 @@ class BatchProcessor:
             _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version, drops)
         metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
         t_metrics = time.perf_counter()
-        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), metrics_path(self.config), batch_id,
-                     merge_schema=True)
+        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), stream_metrics_path(self.config),
+                     batch_id, merge_schema=True)
         phases["metrics"] = time.perf_counter() - t_metrics
         self._hwm = (batch_id, None if hwm is None else int(hwm))
         self.last = m

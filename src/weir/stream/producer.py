@@ -1,4 +1,4 @@
-"""Putting events on a group's Kafka topic: a paced demo producer and a one-shot helper for tests.
+"""Putting events on a group's Kafka topic: a paced producer (the demo's live events) and a one-shot helper.
 
 Records are JSON objects (the spec's ``source.kafka.format: json``), keyed by the entity key values joined
 with ``|`` so an entity's events stay in one partition (ordered). Raw ``bytes``/``str`` records are sent as
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,16 +71,17 @@ def produce_records(config: RuntimeConfig, group: FeatureGroup, records: Iterabl
     return n
 
 
-def produce_live(config: RuntimeConfig, group: FeatureGroup, rate_per_s: float, seconds: float, seed: int = 7,
-                 start: datetime | None = None, on_progress: Any = None) -> int:
-    """Demo producer: live transactions (``weir.demo.generator.iter_transactions_live``) at ``rate_per_s``
-    events per second of wall time for ``seconds``; event times start now (or at ``start``)."""
-    from weir.demo.generator import iter_transactions_live
+def produce_live(config: RuntimeConfig, group: FeatureGroup, events: Iterator[Record], rate_per_s: float,
+                 seconds: float, on_progress: Any = None) -> int:
+    """Paced producer: send ``events`` at ``rate_per_s`` per second of wall time for ``seconds``.
 
+    The caller brings the events (the CLI: ``weir.demo.generator.iter_transactions_live``), so the engine does
+    not depend on the demo.
+
+    >>> produce_live(config, group, iter_transactions_live(7, now, 10.0), rate_per_s=10.0, seconds=60)
+    """
     if rate_per_s <= 0 or seconds <= 0:
         raise ValueError("rate and seconds must be > 0")
-    begin = datetime.now(UTC).replace(tzinfo=None) if start is None else start
-    events = iter_transactions_live(seed, begin, rate_per_s)
     producer = make_producer(config)
     topic = topic_of(group)
     t0 = time.monotonic()

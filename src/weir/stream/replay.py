@@ -19,16 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from weir.lake.paths import deadletter_path, deadletter_replays_path, stream_metrics_path
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 from weir.stream.parse import KAFKA_META, REASON_COL, VALUE_BIN, parse_records
-from weir.stream.tables import deadletter_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 REPLAY_QUERY_ID = "deadletter-replay"
-REPLAYS_TABLE = "_weir/deadletter_replays"
 OFFSET_KEY = ("topic", "partition", "offset")
 
 
@@ -41,16 +40,12 @@ class ReplayResult:
     still_invalid: int  # dead-lettered again, tagged with the replay's query id
 
 
-def replays_path(config: RuntimeConfig) -> str:
-    return config.table_path(REPLAYS_TABLE)
-
-
 def dead_letters(spark: SparkSession, config: RuntimeConfig, group: FeatureGroup, since: datetime | None = None,
                  reason: str | None = None) -> DataFrame:
     """The group's dead letters (newest first) with a ``replayed`` flag, filtered by time and reason substring."""
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import table_exists
+    from weir.lake.delta import table_exists
 
     path = deadletter_path(config, group.name)
     if not table_exists(spark, path):
@@ -101,7 +96,7 @@ def replay(spark: SparkSession, config: RuntimeConfig, group: FeatureGroup, sinc
                                    F.lit(replay_id).cast("long").alias("replay_id"), "outcome",
                                    F.current_timestamp().alias("replayed_at"))
             (marks.write.format("delta").mode("append").option("txnAppId", f"weir-replay-marks:{group.name}")
-             .option("txnVersion", str(replay_id)).save(replays_path(config)))
+             .option("txnVersion", str(replay_id)).save(deadletter_replays_path(config)))
         processor = BatchProcessor(spark, group, config)
         processor.set_query_id(REPLAY_QUERY_ID)
         processor(kafka_rows, replay_id)
@@ -118,18 +113,17 @@ def _unfinished_replay(spark: SparkSession, config: RuntimeConfig, group: Featur
     original dead letters it selected."""
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import table_exists
-    from weir.stream.tables import metrics_path
+    from weir.lake.delta import table_exists
 
     last = _next_replay_id(spark, config, group) - 1
     if last < 0:
         return None
-    m_path = metrics_path(config)
+    m_path = stream_metrics_path(config)
     if table_exists(spark, m_path) and spark.read.format("delta").load(m_path).where(
             (F.col("group") == F.lit(group.name)) & (F.col("query_id") == F.lit(REPLAY_QUERY_ID))
             & (F.col("batch_id") == F.lit(last))).limit(1).count():
         return None
-    marked = (spark.read.format("delta").load(replays_path(config))
+    marked = (spark.read.format("delta").load(deadletter_replays_path(config))
               .where((F.col("group") == F.lit(group.name)) & (F.col("replay_id") == F.lit(last)))
               .select(*OFFSET_KEY))
     originals = (spark.read.format("delta").load(deadletter_path(config, group.name))
@@ -140,9 +134,9 @@ def _unfinished_replay(spark: SparkSession, config: RuntimeConfig, group: Featur
 def _replayed_offsets(spark: SparkSession, config: RuntimeConfig, group: FeatureGroup) -> DataFrame | None:
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import table_exists
+    from weir.lake.delta import table_exists
 
-    path = replays_path(config)
+    path = deadletter_replays_path(config)
     if not table_exists(spark, path):
         return None
     return (spark.read.format("delta").load(path).where(F.col("group") == F.lit(group.name))
@@ -153,9 +147,9 @@ def _next_replay_id(spark: SparkSession, config: RuntimeConfig, group: FeatureGr
     """One more than the group's last marked replay."""
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import table_exists
+    from weir.lake.delta import table_exists
 
-    path = replays_path(config)
+    path = deadletter_replays_path(config)
     if not table_exists(spark, path):
         return 0
     last = (spark.read.format("delta").load(path).where(F.col("group") == F.lit(group.name))
@@ -163,4 +157,4 @@ def _next_replay_id(spark: SparkSession, config: RuntimeConfig, group: FeatureGr
     return 0 if last is None else int(last) + 1
 
 
-__all__ = ["KAFKA_META", "REPLAYS_TABLE", "REPLAY_QUERY_ID", "ReplayResult", "dead_letters", "replay"]
+__all__ = ["KAFKA_META", "REPLAY_QUERY_ID", "ReplayResult", "dead_letters", "replay"]

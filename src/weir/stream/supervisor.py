@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from weir.devstack.process import read_pid, start_background, stop_process
+from weir.process import read_pid, start_background, stop_process
 from weir.runtime import RuntimeConfig, load_config
-from weir.stream.tables import last_metrics_file, streams_dir
-
-
-def pid_file(config: RuntimeConfig, group: str) -> Path:
-    return streams_dir(config) / f"{group}.pid"
-
-
-def log_file(config: RuntimeConfig, group: str) -> Path:
-    return streams_dir(config) / f"{group}.log"
+from weir.stream.state_files import last_metrics_file, log_file, pid_file
 
 
 def job_command(config: RuntimeConfig, group: str, extra: list[str] | None = None) -> list[str]:

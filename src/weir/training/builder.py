@@ -18,19 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from weir.batch.delta_log import DeltaLogUnreadable, LogSnapshot, log_snapshot, read_partitions_at
-from weir.batch.tables import (
-    PARTITION_COL,
-    RUN_TS_COL,
-    features_path,
-    source_path,
-    table_exists,
-    table_version,
-    tiles_path,
-)
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
 from weir.compute.layout import Lookback, column_defaults, lookback_days, run_time
 from weir.compute.windows import feature_windows, group_hops
+from weir.lake.delta import table_exists, table_version
+from weir.lake.delta_log import DeltaLogUnreadable, LogSnapshot, log_snapshot, read_partitions_at
+from weir.lake.paths import PARTITION_COL, RUN_TS_COL, features_path, source_path, tiles_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import FeatureGroup
 from weir.training.refs import GroupRequest, TrainingSetError, check_spine_columns, resolve_refs
@@ -305,7 +298,7 @@ def write_training_set(ts: TrainingSet, path: str, mode: str = "overwrite", conf
     """
     from pathlib import Path
 
-    from weir.maintenance import register_training_set
+    from weir.lake.maintenance import register_training_set
 
     spark = ts.df.sparkSession
     text = json.dumps(ts.lineage, sort_keys=True, default=str)

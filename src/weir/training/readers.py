@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from weir.batch.tables import PARTITION_COL, features_path
 from weir.compute.layout import run_time
+from weir.lake.paths import PARTITION_COL, features_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.training.refs import TrainingSetError
 
@@ -117,7 +117,7 @@ def training_set_path(name_or_path: str, config: RuntimeConfig | None = None) ->
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    from weir.maintenance import lineage_path
+    from weir.lake.paths import training_lineage_path as lineage_path
 
     config = config or load_config()
     try:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from weir.validate.outcome import ExpectationResult, ValidationFailed, ValidationOutcome, gate_or_raise
 
 if TYPE_CHECKING:
+    from weir.lake.paths import validation_runs_path
     from weir.validate.gate import (
         FeatureTableMissing,
         read_validation_runs,
         validate_batch,
         validate_day,
-        validation_runs_path,
     )
     from weir.validate.suite import Check, build_suite, check_spec_expectations, plan_checks
 
@@ -28,7 +28,7 @@ _LAZY = {
     "read_validation_runs": "weir.validate.gate",
     "validate_batch": "weir.validate.gate",
     "validate_day": "weir.validate.gate",
-    "validation_runs_path": "weir.validate.gate",
+    "validation_runs_path": "weir.lake.paths",
     "Check": "weir.validate.suite",
     "build_suite": "weir.validate.suite",
     "check_spec_expectations": "weir.validate.suite",

@@ -13,21 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weir.compute.layout import run_time
+from weir.lake.paths import PARTITION_COL, RUN_TS_COL, validation_runs_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import FeatureGroup
 from weir.validate.outcome import MAX_OFFENDING_ROWS, ExpectationResult, ValidationOutcome, jsonable
-from weir.validate.suite import (
-    DEFAULT_VOLUME_TOLERANCE,
-    PARTITION_COL,
-    RUN_TS_COL,
-    build_suite,
-    suite_name,
-)
+from weir.validate.suite import DEFAULT_VOLUME_TOLERANCE, build_suite, suite_name
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-VALIDATION_RUNS_TABLE = "_weir/validation_runs"
 VALIDATION_RUNS_DDL = (
     "`group` STRING, ds DATE, run_ts TIMESTAMP, suite STRING, success BOOLEAN, statistics STRING, "
     "failed_expectations STRING, report_path STRING, feature_table_version BIGINT, row_count BIGINT, "
@@ -39,8 +33,6 @@ class FeatureTableMissing(FileNotFoundError):
     """The feature table to validate does not exist yet."""
 
 
-def validation_runs_path(config: RuntimeConfig) -> str:
-    return config.table_path(VALIDATION_RUNS_TABLE)
 
 
 def _resolve_group(group: FeatureGroup | str, config: RuntimeConfig) -> FeatureGroup:
@@ -189,7 +181,7 @@ def read_validation_runs(spark: SparkSession, config: RuntimeConfig | None = Non
     """The ``_weir/validation_runs`` table (optionally one group's rows), or None before the first run."""
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import table_exists
+    from weir.lake.delta import table_exists
 
     config = config or load_config()
     path = validation_runs_path(config)
@@ -289,7 +281,8 @@ def validate_day(spark: SparkSession, group: FeatureGroup | str, ds: date, confi
     """
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import features_path, table_exists, table_version
+    from weir.lake.delta import table_exists, table_version
+    from weir.lake.paths import features_path
 
     config = config or load_config()
     group = _resolve_group(group, config)

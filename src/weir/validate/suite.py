@@ -21,6 +21,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from weir.compute.ir import NEWEST_COL as NEWEST_EVENT_COL
+from weir.lake.paths import PARTITION_COL, RUN_TS_COL
 from weir.spec.errors import SpecError
 from weir.spec.models import Aggregation, FeatureGroup
 
@@ -28,9 +30,6 @@ if TYPE_CHECKING:
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.expectations.expectation import Expectation
 
-RUN_TS_COL = "run_ts"
-PARTITION_COL = "ds"
-NEWEST_EVENT_COL = "newest_event_ts"
 DEFAULT_VOLUME_TOLERANCE = 0.5
 NON_NEGATIVE_AGGREGATIONS = frozenset({Aggregation.COUNT, Aggregation.APPROX_COUNT_DISTINCT})
 #: kwargs of GX expectations that name columns of the batch

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from weir.batch.tables import PARTITION_COL
+from weir.lake.paths import PARTITION_COL
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -23,7 +23,7 @@ class DeltaLogUnreadable(Exception):
     """delta-rs cannot read this table's log (a protocol feature it does not support): ask Spark instead."""
 
 
-def _uri(path: str) -> str:
+def delta_rs_uri(path: str) -> str:
     """delta-rs spells Hadoop's ``s3a://`` as ``s3://``; local paths and other schemes are kept."""
     return "s3://" + path[len("s3a://"):] if path.startswith("s3a://") else path
 
@@ -83,7 +83,7 @@ def log_snapshot(path: str, version: int | None = None) -> LogSnapshot | None:
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
 
-    uri = _uri(path)
+    uri = delta_rs_uri(path)
     try:
         if not DeltaTable.is_deltatable(uri):
             return None

@@ -1,4 +1,8 @@
-"""Background processes tracked by pid files: start, wait until healthy, stop exactly what was started."""
+"""Background processes tracked by pid files: start, wait until healthy, stop exactly what was started.
+
+Shared by the local stack (``weir.devstack``), Airflow standalone and the stream supervisor, so it sits below
+the engines and imports no other Weir module.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from pathlib import Path
 
 
 class DevStackError(RuntimeError):
-    """A local-stack problem, with what went wrong and how to fix it."""
+    """A local-stack problem (a process that would not start, a taken port, a missing tool), with what went wrong
+    and how to fix it."""
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

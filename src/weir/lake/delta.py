@@ -1,4 +1,7 @@
-"""Where a group's tables live in the lake, and the Delta reads and writes the batch engine needs."""
+"""The Delta reads and writes every engine shares: existence, version, partition ranges, write times.
+
+Through Spark (``delta-spark``); ``weir.lake.delta_log`` answers the same metadata questions from the log alone.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +9,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from weir.runtime import RuntimeConfig
+from weir.lake.paths import PARTITION_COL
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-PARTITION_COL = "ds"
-RUN_TS_COL = "run_ts"
-
-
-def source_path(config: RuntimeConfig, table: str) -> str:
-    """A source table name from a spec, resolved against the lake (an absolute path or URI is kept)."""
-    return table if "://" in table or table.startswith("/") else config.table_path(table)
-
-
-def tiles_path(config: RuntimeConfig, group: str) -> str:
-    return config.table_path(f"tiles/{group}")
-
-
-def features_path(config: RuntimeConfig, group: str) -> str:
-    return config.table_path(f"features/{group}")
-
-
-def lifetime_path(config: RuntimeConfig, group: str) -> str:
-    return config.table_path(f"lifetime/{group}")
-
-
-def quarantine_path(config: RuntimeConfig, group: str) -> str:
-    return config.table_path(f"quarantine/{group}")
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:

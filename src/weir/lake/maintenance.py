@@ -20,16 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from weir.lake.paths import GROUP_TABLES, PLATFORM_TABLES, group_table_path, training_lineage_path
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-LINEAGE_TABLE = "_weir/training_lineage"
-INTERNAL_TABLES = ("_weir/stream_metrics", "_weir/validation_runs", "_weir/publish_log",
-                   "_weir/deadletter_replays", LINEAGE_TABLE)
-GROUP_TABLES = ("events", "tiles", "features", "lifetime", "quarantine", "deadletter", "late")
 DEFAULT_RETENTION_HOURS = 168.0  # Delta's own default (7 days): a reader started within it never loses a file
 
 
@@ -43,14 +40,10 @@ class TableReport:
     vacuumed: int  # files deleted
 
 
-def lineage_path(config: RuntimeConfig) -> str:
-    return config.table_path(LINEAGE_TABLE)
-
-
 def maintained_tables(config: RuntimeConfig, groups: Iterable[FeatureGroup]) -> list[str]:
     """Every table Weir writes for ``groups`` (per-group tables and the shared internal ones)."""
-    paths = [config.table_path(f"{kind}/{g.name}") for g in groups for kind in GROUP_TABLES]
-    return paths + [config.table_path(name) for name in INTERNAL_TABLES]
+    paths = [group_table_path(config, kind, g.name) for g in groups for kind in GROUP_TABLES]
+    return paths + [config.table_path(name) for name in PLATFORM_TABLES]
 
 
 def register_training_set(spark: SparkSession, config: RuntimeConfig, output: str, output_version: int,
@@ -68,16 +61,16 @@ def register_training_set(spark: SparkSession, config: RuntimeConfig, output: st
     rows = rows or [(output, output_version, None, None, now, text)]
     schema = ("training_set string, training_set_version long, table_path string, pinned_version long, "
               "registered_at timestamp, lineage string")
-    spark.createDataFrame(rows, schema).write.format("delta").mode("append").save(lineage_path(config))
+    spark.createDataFrame(rows, schema).write.format("delta").mode("append").save(training_lineage_path(config))
 
 
 def pinned_versions(spark: SparkSession, config: RuntimeConfig) -> dict[str, int]:
     """Per table path, the oldest version any registered training set pins."""
     from pyspark.sql import functions as F
 
-    from weir.batch.tables import table_exists
+    from weir.lake.delta import table_exists
 
-    path = lineage_path(config)
+    path = training_lineage_path(config)
     if not table_exists(spark, path):
         return {}
     rows = (spark.read.format("delta").load(path).where(F.col("table_path").isNotNull())
@@ -110,7 +103,7 @@ def maintain(spark: SparkSession, config: RuntimeConfig, groups: Iterable[Featur
     """
     from delta.tables import DeltaTable
 
-    from weir.batch.tables import table_exists
+    from weir.lake.delta import table_exists
 
     pins = {} if ignore_pins else pinned_versions(spark, config)
     reports = []

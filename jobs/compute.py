@@ -1,0 +1,12 @@
+"""spark-submit entry point: ``spark-submit jobs/compute.py --group GROUP --ds YYYY-MM-DD``.
+
+Calls ``weir.pipeline.steps.compute``.
+"""
+
+import sys
+
+from weir.pipeline.job import job_main
+from weir.pipeline.steps import compute
+
+if __name__ == "__main__":
+    sys.exit(job_main(compute, prog="jobs/compute.py"))
