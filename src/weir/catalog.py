@@ -67,7 +67,7 @@ def group_entries(config: RuntimeConfig, group: FeatureGroup) -> list[CatalogEnt
 def _delta_exists(path: str) -> bool:
     from deltalake import DeltaTable
 
-    from weir.training.readers import _uri
+    from weir.lake.delta_log import delta_rs_uri as _uri
 
     return bool(DeltaTable.is_deltatable(_uri(path)))
 
@@ -76,8 +76,8 @@ def written_training_sets(config: RuntimeConfig) -> list[str]:
     """Paths of the training sets ``write_training_set`` recorded in this lake (``_weir/training_lineage``)."""
     from deltalake import DeltaTable
 
+    from weir.lake.delta_log import delta_rs_uri as _uri
     from weir.lake.paths import training_lineage_path as lineage_path
-    from weir.training.readers import _uri
 
     if not _delta_exists(lineage_path(config)):
         return []

@@ -20,10 +20,12 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 #: lowest first; a component is a package or module under ``weir``
 LAYERS: list[tuple[str, frozenset[str]]] = [
-    ("foundation", frozenset({"weir", "weir.runtime", "weir.process", "weir.spark", "weir.aws", "weir.metrics"})),
+    ("foundation", frozenset({"weir", "weir.runtime", "weir.process", "weir.spark_jars", "weir.aws",
+                              "weir.metrics"})),
     ("spec", frozenset({"weir.spec"})),
     ("compute", frozenset({"weir.compute"})),
-    ("lake", frozenset({"weir.lake"})),
+    # the session factory attaches the catalog (lake tables as Spark SQL tables) when it starts a session
+    ("lake", frozenset({"weir.lake", "weir.catalog", "weir.spark"})),
     ("engines", frozenset({"weir.batch", "weir.stream", "weir.online", "weir.training", "weir.validate"})),
     ("orchestration", frozenset({"weir.pipeline", "weir.airflow", "weir.cli", "weir.demo", "weir.devstack",
                                  "weir.smoke", "weir.runtime_docs"})),

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from weir.online.keys import MAX_PK_BYTES
 from weir.spec.models import ColumnType, FeatureGroup
+
+MAX_PK_BYTES = 2048  # DynamoDB's limit for a partition key value (the online item key, ``weir.online.keys``)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column

@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from weir.compute.event_rules import MAX_PK_BYTES
 from weir.compute.windows import datetime_to_us
 from weir.online.errors import FeatureRequestError
 from weir.spec.field_rules import int_fits, int_range
 from weir.spec.models import ColumnType, FeatureGroup
-
-MAX_PK_BYTES = 2048  # DynamoDB's limit for a partition key value
 
 
 def _escape(text: str) -> str:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from weir.compute.layout import run_time
+from weir.lake.delta_log import delta_rs_uri as _uri
 from weir.lake.paths import PARTITION_COL, features_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.training.refs import TrainingSetError
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
 
 Engine = Literal["pandas", "polars", "arrow"]
 ENGINES = ("pandas", "polars", "arrow")
-
-
-def _uri(path: str) -> str:
-    """delta-rs spells Hadoop's ``s3a://`` as ``s3://``; local paths and other schemes are kept."""
-    return "s3://" + path[len("s3a://"):] if path.startswith("s3a://") else path
 
 
 def _open(path: str, version: int | None, what: str) -> DeltaTable:
