@@ -12,9 +12,9 @@ import pytest
 from weir.airflow.docs import render_doc_md
 from weir.airflow.settings import DagDefaults, group_dag_settings
 from weir.airflow.submit import parse_result, spark_submit_command
+from weir.compute.layout import run_time_us
 from weir.pipeline.job import EXIT_SPEC_ERROR, EXIT_VALIDATION_FAILED, RESULT_PREFIX, job_main
 from weir.pipeline.status import read_status, record_step
-from weir.pipeline.steps import run_ts_us
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import SpecError, load_spec
 
@@ -97,7 +97,7 @@ def test_status_file_keeps_the_last_result_of_each_step(tmp_path: Path) -> None:
     assert status["compute"]["ds"] == "2026-01-02" and status["compute"]["summary"] == {"rows": 2}
     assert status["validate"]["state"] == "failed"
     assert read_status(config, "other") == {}
-    assert run_ts_us(datetime(2026, 1, 1).date()) == int(datetime(2026, 1, 2, tzinfo=UTC).timestamp()) * 1_000_000
+    assert run_time_us(datetime(2026, 1, 1).date()) == int(datetime(2026, 1, 2, tzinfo=UTC).timestamp()) * 1_000_000
 
 
 def test_weir_view_shows_every_group_with_its_pipeline_state(tmp_path: Path) -> None:

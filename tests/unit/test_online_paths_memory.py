@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from oracle import group_values, us
 
-from weir.compute.layout import expires_at_s
+from weir.compute.layout import expires_at_s, run_time_us
 from weir.compute.py_agg import py_tile_from_rows
 from weir.compute.windows import group_hops, tile_end
 from weir.online.client import OnlineClient
 from weir.online.codec import encode_tiles
 from weir.online.interface import OnlineItem, StreamPart, StreamState
 from weir.online.memory import InMemoryOnlineStore
-from weir.pipeline.steps import check_freshness, run_ts_us
+from weir.pipeline.steps import check_freshness
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 from weir.stream.merge import GroupLayout, merge_item_tiles
@@ -140,7 +140,7 @@ def test_stream_and_publish_on_one_item_count_each_event_once() -> None:
     store = InMemoryOnlineStore()
     evs = events(120, seed=6)
     day = evs[len(evs) // 2]["ts"].date()
-    run_us = run_ts_us(day)
+    run_us = run_time_us(day)
     stream(store, evs[:80], batches=3)
     layout = GroupLayout(GROUP)
     items = []
@@ -186,7 +186,7 @@ def test_the_streams_merge_sees_the_batch_cutoff() -> None:
     """The writer's merge drops stream tiles the batch part already covers (ending at or before its run_us)."""
     writer = StreamOnlineWriter(InMemoryOnlineStore(), GroupLayout(GROUP), "q")
     evs = events(30, seed=9, users=1)
-    cut = run_ts_us(evs[15]["ts"].date())
+    cut = run_time_us(evs[15]["ts"].date())
     state = StreamState("u1", None, None, None, cut - 1, cut, {}, 3, None)
     part = writer.merge_for(micro_batch(evs), us(evs[-1]["ts"]), 2)("u1", state)
     assert isinstance(part, StreamPart) and part.run_us == us(evs[-1]["ts"])
@@ -206,7 +206,7 @@ def config(tmp_path: Path) -> RuntimeConfig:
 
 
 def _published(store: InMemoryOnlineStore, day: date, newest: datetime) -> None:
-    store.write_items(GROUP.name, [OnlineItem(f"u{i}", us(newest) - i, run_ts_us(day), 1,
+    store.write_items(GROUP.name, [OnlineItem(f"u{i}", us(newest) - i, run_time_us(day), 1,
                                               expires_at_s(GROUP, us(newest)), b"t")
                                    for i in range(3)])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ Summary = dict[str, Any]
 #: the table's columns (``detail`` is the step's JSON: ``summary`` and, for a failure, ``error``)
 COLUMNS = ("group", "step", "ds", "state", "recorded_at", "detail")
 COMMIT_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 
 def _schema() -> Any:
@@ -82,9 +85,25 @@ def step_run(config: RuntimeConfig, group_name: str, step: str, ds: str | None) 
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         record_step(config, group_name, step, ds, "failed",
                     {"error": f"{type(exc).__name__}: {error}"[:500], "summary": summary})
+        _export_metrics(config, group_name, step, summary, False, time.perf_counter() - began)
         raise
     summary.setdefault("seconds", round(time.perf_counter() - began, 1))
     record_step(config, group_name, step, ds, "success", {"summary": summary})
+    _export_metrics(config, group_name, step, summary, True, time.perf_counter() - began)
+
+
+def _export_metrics(config: RuntimeConfig, group_name: str, step: str, summary: Summary, success: bool,
+                    seconds: float) -> None:
+    """The step's outcome and numeric figures for Prometheus (``weir.metrics``); never fails the step."""
+    from weir.metrics import export_job_metrics
+
+    values = {k: float(v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    values["seconds"] = seconds
+    try:
+        export_job_metrics(step, group_name, values, success, time.time(), config.metrics_dir,
+                           config.pushgateway_url or None)
+    except Exception as exc:  # metrics are for on call; a full disk or a down gateway must not fail the run
+        log.warning("could not export metrics of %s %s: %s", group_name, step, exc)
 
 
 __all__ = ["Summary", "read_status", "record_step", "step_run"]

@@ -17,9 +17,10 @@ and raises on failure. Each step also records its result in the lake's run-statu
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from weir.compute.layout import run_time_us
 from weir.pipeline.status import Summary, step_run
 from weir.runtime import RuntimeConfig, load_config
 
@@ -55,9 +56,6 @@ def _spark(config: RuntimeConfig, app: str) -> SparkSession:
     return get_spark(app, config)
 
 
-def run_ts_us(day: date) -> int:
-    """End of ``day`` (next day 00:00 UTC) in epoch microseconds: the run time of the feature partition."""
-    return int(datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC).timestamp()) * 1_000_000
 
 
 # ---- the steps -------------------------------------------------------------------------------------------
@@ -132,7 +130,7 @@ def check_freshness(group_name: str, ds: str | date, config: RuntimeConfig | Non
     with step_run(config, group_name, "check_freshness", day.isoformat()) as out:
         group = _group(config, group_name)
         items = online_sample(config, group_name, store=store)
-        run_us = run_ts_us(day)
+        run_us = run_time_us(day)
         now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
         out.update(group=group_name, ds=day.isoformat(), sampled=len(items))
         if not group.online.enabled:
@@ -190,6 +188,5 @@ __all__ = [
     "online_sample",
     "parse_ds",
     "publish",
-    "run_ts_us",
     "validate",
 ]
