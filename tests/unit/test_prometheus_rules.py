@@ -61,3 +61,13 @@ def test_alerts_only_use_metrics_weir_declares() -> None:
     used = set(re.findall(r"\b(weir_[a-z_]+|up)\b(?=[{\[\s)])", expr_lines))
     used = {re.sub(r"_(bucket|count|sum)$", "", u) for u in used}
     assert used <= declared, f"rules use undeclared metrics: {sorted(used - declared)}"
+
+
+def test_every_runbook_annotation_points_at_a_runbook_section() -> None:
+    rules = yaml.safe_load((RULES / "weir-alerts.yml").read_text())
+    text = (ROOT / "docs" / "runbook.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^## (.+)$", text, re.M)}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            link = rule["annotations"]["runbook"]
+            assert link.startswith("docs/runbook.md#") and link.split("#", 1)[1] in anchors, rule["alert"]

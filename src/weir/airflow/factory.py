@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from weir.airflow.docs import render_doc_md
 from weir.airflow.settings import (
     DAG_PREFIX,
+    MAINTENANCE_DAG_ID,
+    MAINTENANCE_SCHEDULE,
     SUPERVISOR_DAG_ID,
     SUPERVISOR_SCHEDULE,
     DagDefaults,
@@ -81,10 +83,12 @@ def build_group_dag(group: FeatureGroup, defaults: DagDefaults | None = None) ->
     """``weir__<group>``: compute >> validate >> publish >> check_freshness for the day ``ds``."""
     from airflow.sdk import DAG
 
+    from weir.airflow.callbacks import on_task_failure, runbook_link
     from weir.airflow.operators import WeirSparkJobOperator, WeirTaskOperator
 
     s = group_dag_settings(group, defaults)
     default_args = {
+        "on_failure_callback": on_task_failure,
         "owner": s.owner,
         "retries": s.retries,
         "retry_delay": s.retry_delay,
@@ -110,17 +114,21 @@ def build_group_dag(group: FeatureGroup, defaults: DagDefaults | None = None) ->
         # for D-1's compute even when a backfill runs several days at once (Airflow's default: 10 runs)
         compute = WeirSparkJobOperator(task_id="compute", job="compute", group=group.name,
                                        execution_timeout=s.task_timeouts["compute"], depends_on_past=True,
-                                       doc_md="Batch run of day `ds` from the Delta source: tiles and feature rows.")
+                                       doc_md="Batch run of day `ds` from the Delta source: tiles and feature rows. "
+                                              f"Runbook: `{runbook_link('compute')}`.")
         validate = WeirSparkJobOperator(task_id="validate", job="validate", group=group.name,
                                         execution_timeout=s.task_timeouts["validate"],
                                         doc_md="Great Expectations on the feature partition `ds`; "
-                                               "fails (no retry) when an expectation fails.")
+                                               "fails (no retry) when an expectation fails. "
+                                               f"Runbook: `{runbook_link('validate')}`.")
         publish = WeirSparkJobOperator(task_id="publish", job="publish", group=group.name,
                                        execution_timeout=s.task_timeouts["publish"],
-                                       doc_md="Publish the tiles as of the end of `ds` to DynamoDB (newest wins).")
+                                       doc_md="Publish the tiles as of the end of `ds` to DynamoDB (newest wins). "
+                                              f"Runbook: `{runbook_link('publish')}`.")
         freshness = WeirTaskOperator(task_id="check_freshness", function="check_freshness", group=group.name,
                                      execution_timeout=s.task_timeouts["check_freshness"],
-                                     doc_md="The online store serves this run or a newer one; age vs the SLO.")
+                                     doc_md="The online store serves this run or a newer one; age vs the SLO. "
+                                            f"Runbook: `{runbook_link('check_freshness')}`.")
         compute >> validate >> publish >> freshness
     return dag
 
@@ -155,6 +163,41 @@ def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | Non
     return dag
 
 
+def build_maintenance_dag(groups: list[FeatureGroup], defaults: DagDefaults | None = None) -> DAG | None:
+    """``weir__maintenance``: weekly compaction and VACUUM of every group's tables, then Weir's own, one at a
+    time (each is a Spark job), keeping training sets' pinned versions readable."""
+    from airflow.sdk import DAG
+
+    from weir.airflow.callbacks import on_task_failure, runbook_link
+    from weir.airflow.operators import WeirSparkJobOperator
+    from weir.pipeline.steps import PLATFORM
+
+    if not groups:
+        return None
+    d = defaults or DagDefaults()
+    with DAG(
+        dag_id=MAINTENANCE_DAG_ID,
+        schedule=MAINTENANCE_SCHEDULE,
+        start_date=_utc(d.start_date),
+        catchup=False,
+        max_active_runs=1,
+        description="Compacts and vacuums Weir's Delta tables",
+        doc_md="Weekly `OPTIMIZE` and `VACUUM` (retention 7 days, stretched to keep every Delta version a "
+               f"registered training set pins) of each group's tables, then Weir's own. Runbook: "
+               f"`{runbook_link('maintain')}`.",
+        tags=["weir", "maintenance"],
+        default_args={"owner": d.owner, "retries": 1, "on_failure_callback": on_task_failure},
+    ) as dag:
+        previous = None
+        for name in [*(g.name for g in groups), PLATFORM]:
+            task = WeirSparkJobOperator(task_id=f"maintain__{name}", job="maintain", group=name,
+                                        execution_timeout=d.task_timeouts["compute"])
+            if previous is not None:
+                previous >> task
+            previous = task
+    return dag
+
+
 def build_dags(specs_dir: str | Path | None = None, defaults: DagDefaults | None = None) -> dict[str, DAG]:
     """{dag_id: DAG} for every valid spec, plus the streaming supervisor. Broken specs are skipped here."""
     groups, _errors = load_groups(specs_dir)
@@ -168,6 +211,10 @@ def build_dags(specs_dir: str | Path | None = None, defaults: DagDefaults | None
         supervisor = build_supervisor_dag(groups, defaults)
         if supervisor is not None:
             dags[SUPERVISOR_DAG_ID] = supervisor
+    if wanted is None or wanted == MAINTENANCE_DAG_ID:
+        maintenance = build_maintenance_dag(groups, defaults)
+        if maintenance is not None:
+            dags[MAINTENANCE_DAG_ID] = maintenance
     return dags
 
 
@@ -192,5 +239,5 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-__all__ = ["WeirSpecImportError", "build_dags", "build_group_dag", "build_supervisor_dag", "load_groups",
-           "raise_spec_errors"]
+__all__ = ["WeirSpecImportError", "build_dags", "build_group_dag", "build_maintenance_dag", "build_supervisor_dag",
+           "load_groups", "raise_spec_errors"]

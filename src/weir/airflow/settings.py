@@ -11,6 +11,8 @@ from weir.spec.models import FeatureGroup
 DAG_PREFIX = "weir__"
 SUPERVISOR_DAG_ID = "weir__streaming_supervisor"
 SUPERVISOR_SCHEDULE = "*/5 * * * *"
+MAINTENANCE_DAG_ID = "weir__maintenance"
+MAINTENANCE_SCHEDULE = "0 3 * * 0"  # Sundays 03:00 UTC, off the daily runs' hours
 TASK_IDS = ("compute", "validate", "publish", "check_freshness")
 
 

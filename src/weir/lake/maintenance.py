@@ -40,10 +40,10 @@ class TableReport:
     vacuumed: int  # files deleted
 
 
-def maintained_tables(config: RuntimeConfig, groups: Iterable[FeatureGroup]) -> list[str]:
-    """Every table Weir writes for ``groups`` (per-group tables and the shared internal ones)."""
+def maintained_tables(config: RuntimeConfig, groups: Iterable[FeatureGroup], platform: bool = True) -> list[str]:
+    """Every table Weir writes for ``groups``, and with ``platform`` the shared internal ones too."""
     paths = [group_table_path(config, kind, g.name) for g in groups for kind in GROUP_TABLES]
-    return paths + [config.table_path(name) for name in PLATFORM_TABLES]
+    return paths + ([config.table_path(name) for name in PLATFORM_TABLES] if platform else [])
 
 
 def register_training_set(spark: SparkSession, config: RuntimeConfig, output: str, output_version: int,
@@ -95,8 +95,9 @@ def retention_for(spark: SparkSession, path: str, pinned: int | None, minimum_ho
 
 def maintain(spark: SparkSession, config: RuntimeConfig, groups: Iterable[FeatureGroup],
              retention_hours: float = DEFAULT_RETENTION_HOURS, optimize: bool = True, vacuum: bool = True,
-             ignore_pins: bool = False) -> list[TableReport]:
-    """Compact and vacuum every existing table of ``groups`` and the internal tables; one report per table.
+             ignore_pins: bool = False, platform: bool = True) -> list[TableReport]:
+    """Compact and vacuum every existing table of ``groups`` and (``platform``) the internal tables; one report
+    per table.
 
     ``retention_hours`` below Delta's 168 h safety check needs the operator's explicit choice (it is passed to
     Delta with its duration check off, as ``VACUUM ... RETAIN`` would require); pins still stretch it.
@@ -107,7 +108,7 @@ def maintain(spark: SparkSession, config: RuntimeConfig, groups: Iterable[Featur
 
     pins = {} if ignore_pins else pinned_versions(spark, config)
     reports = []
-    for path in maintained_tables(config, groups):
+    for path in maintained_tables(config, groups, platform):
         if not table_exists(spark, path):
             continue
         table = DeltaTable.forPath(spark, path)

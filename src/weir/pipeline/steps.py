@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from weir.online.interface import OnlineStore
     from weir.spec.models import FeatureGroup
 
-STEPS = ("compute", "validate", "publish", "check_freshness", "ensure_stream")
+STEPS = ("compute", "validate", "publish", "check_freshness", "ensure_stream", "maintain")
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
@@ -168,6 +168,28 @@ def ensure_stream(group_name: str, config: RuntimeConfig | None = None) -> Summa
     return out
 
 
+PLATFORM = "_platform"
+"""The ``group`` argument of :func:`maintain` that means Weir's own tables (``_weir/*``), not a feature group."""
+
+
+def maintain(group_name: str, ds: str | date, config: RuntimeConfig | None = None) -> Summary:
+    """Compact and vacuum the group's tables (or, for ``_platform``, Weir's own), keeping training sets' pinned
+    versions readable (``weir.lake.maintenance``); ``ds`` only names the run."""
+    from weir.lake.maintenance import DEFAULT_RETENTION_HOURS
+    from weir.lake.maintenance import maintain as maintain_tables
+
+    config = config or load_config()
+    day = parse_ds(ds)
+    with step_run(config, group_name, "maintain", day.isoformat()) as out:
+        spark = _spark(config, f"weir-maintain-{group_name}")
+        platform = group_name == PLATFORM
+        groups = [] if platform else [_group(config, group_name)]
+        reports = maintain_tables(spark, config, groups, DEFAULT_RETENTION_HOURS, platform=platform)
+        out.update(group=group_name, tables=len(reports), files_before=sum(r.files_before for r in reports),
+                   files_after=sum(r.files_after for r in reports), vacuumed=sum(r.vacuumed for r in reports))
+    return out
+
+
 def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
 
@@ -181,10 +203,12 @@ def _jsonable(value: Any) -> Any:
 
 
 __all__ = [
+    "PLATFORM",
     "STEPS",
     "check_freshness",
     "compute",
     "ensure_stream",
+    "maintain",
     "online_sample",
     "parse_ds",
     "publish",
