@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 #: lowest first; a component is a package or module under ``weir``
 LAYERS: list[tuple[str, frozenset[str]]] = [
-    ("foundation", frozenset({"weir", "weir.runtime", "weir.process", "weir.spark_jars", "weir.aws",
+    ("foundation", frozenset({"weir", "weir.runtime", "weir.process", "weir.spark_jars", "weir.aws", "weir.lazy",
                               "weir.metrics"})),
     ("spec", frozenset({"weir.spec"})),
     ("compute", frozenset({"weir.compute"})),

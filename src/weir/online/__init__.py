@@ -8,8 +8,9 @@ Importing this package imports none of them (names resolve on first use): no Spa
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from weir.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from weir.online.client import EntityFeatures, GroupFeatures, OnlineClient
@@ -45,8 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'weir.online' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -10,8 +10,9 @@ pure ``weir.stream.merge`` loads without Spark, Kafka or botocore.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from weir.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from weir.stream.job import BatchMetrics, BatchProcessor, StreamOptions, run_stream, start_stream
@@ -43,8 +44,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'weir.stream' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

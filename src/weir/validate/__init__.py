@@ -8,9 +8,9 @@ Cheap to import: Great Expectations and Spark are imported only when a suite is 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from weir.lazy import lazy_getattr
 from weir.validate.outcome import ExpectationResult, ValidationFailed, ValidationOutcome, gate_or_raise
 
 if TYPE_CHECKING:
@@ -52,8 +52,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'weir.validate' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
