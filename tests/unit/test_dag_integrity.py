@@ -105,8 +105,8 @@ def test_dagbag_imports_without_errors_or_warnings(bag: dict[str, Any]) -> None:
     assert bag["warnings"] == {}
 
 
-def test_one_dag_per_spec_plus_the_streaming_supervisor(bag: dict[str, Any]) -> None:
-    expected = {f"weir__{name}" for name in spec_names()} | {"weir__streaming_supervisor"}
+def test_one_dag_per_spec_plus_the_streaming_supervisor_and_maintenance(bag: dict[str, Any]) -> None:
+    expected = {f"weir__{name}" for name in spec_names()} | {"weir__streaming_supervisor", "weir__maintenance"}
     assert set(bag["dags"]) == expected
 
 

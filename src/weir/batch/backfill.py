@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from weir.batch.conflicts import retry_on_conflict
 from weir.batch.engine import RangeResult, compute_range
 from weir.runtime import RuntimeConfig, load_config
+from weir.spec.loader import as_group
 from weir.spec.models import FeatureGroup
 
 if TYPE_CHECKING:
@@ -71,8 +72,8 @@ def day_chunks(start: date, end: date, chunk_days: int) -> list[tuple[date, date
     return out
 
 
-def backfill(spark: SparkSession, group: FeatureGroup, start: date, end: date, config: RuntimeConfig | None = None,
-             chunk_days: int = 7, progress: bool = False) -> BackfillSummary:
+def backfill(spark: SparkSession, group: FeatureGroup | str, start: date, end: date,
+             config: RuntimeConfig | None = None, chunk_days: int = 7, progress: bool = False) -> BackfillSummary:
     """Compute days start..end (inclusive) of ``group``: tiles, feature rows at each day's end, quarantine.
 
     Rerunning a range replaces exactly that range. Chunks run in date order, each starting from the stored
@@ -80,11 +81,11 @@ def backfill(spark: SparkSession, group: FeatureGroup, start: date, end: date, c
     Day D holds the events in (D 00:00, D+1 00:00]: to include events at midnight of the first event's date,
     start a day earlier.
 
-    >>> group = find_spec("user_spend", load_config().specs_dir)
-    >>> summary = backfill(get_spark(), group, date(2026, 9, 30), date(2026, 10, 31))
+    >>> summary = backfill(get_spark(), "user_spend", date(2026, 9, 30), date(2026, 10, 31))
     >>> summary.events, summary.feature_rows
     """
     config = config or load_config()
+    group = as_group(group, config.specs_dir)
     summary = BackfillSummary(group.name, start, end, uuid.uuid4().hex[:12])
     began = time.perf_counter()
     chunks = day_chunks(start, end, chunk_days)
@@ -114,10 +115,10 @@ def _compute_chunk(spark: SparkSession, group: FeatureGroup, config: RuntimeConf
                              group.name, first, last, on_retry=count)
 
 
-def run_day(spark: SparkSession, group: FeatureGroup, ds: date, config: RuntimeConfig | None = None,
+def run_day(spark: SparkSession, group: FeatureGroup | str, ds: date, config: RuntimeConfig | None = None,
             ) -> BackfillSummary:
     """The scheduled daily run of day ``ds`` (incremental: day ``ds``'s events plus stored tiles).
 
-    >>> run_day(get_spark(), find_spec("user_spend", load_config().specs_dir), date(2026, 11, 1)).feature_rows
+    >>> run_day(get_spark(), "user_spend", date(2026, 11, 1)).feature_rows
     """
     return backfill(spark, group, ds, ds, config, chunk_days=1)

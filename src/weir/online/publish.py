@@ -170,10 +170,10 @@ def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: Ru
     >>> summary = publish(get_spark(), "user_spend", date(2026, 10, 31))
     >>> summary.written, summary.skipped, summary.source_version
     """
-    from weir.spec.loader import find_spec
+    from weir.spec.loader import as_group
 
     config = config or load_config()
-    spec = group if isinstance(group, FeatureGroup) else find_spec(group, config.specs_dir)
+    spec = as_group(group, config.specs_dir)
     store = store or DynamoOnlineStore(config)
     began = time.perf_counter()
     table = store.ensure_table(spec.name)

@@ -242,6 +242,15 @@ def load_specs(path: str | Path) -> list[FeatureGroup]:
     return sorted(groups, key=lambda g: g.name)
 
 
+def as_group(group: FeatureGroup | str, specs_dir: str | Path) -> FeatureGroup:
+    """``group`` itself, or the group of that name (or spec file) under ``specs_dir``: every public verb takes a
+    group either way.
+
+    >>> as_group("user_spend", load_config().specs_dir).name  # 'user_spend'
+    """
+    return group if isinstance(group, FeatureGroup) else find_spec(group, specs_dir)
+
+
 def find_spec(name: str, specs_dir: str | Path) -> FeatureGroup:
     """The feature group called ``name`` under ``specs_dir`` (a file path is also accepted).
 

@@ -53,6 +53,7 @@ from weir.lake.paths import (
 from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
 from weir.runtime import RuntimeConfig
+from weir.spec.loader import as_group
 from weir.spec.models import FeatureGroup
 from weir.stream.dedup import mark_duplicates
 from weir.stream.merge import GroupLayout
@@ -357,7 +358,7 @@ def kafka_reader(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
     return reader.load()
 
 
-def start_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
+def start_stream(spark: SparkSession, group: FeatureGroup | str, config: RuntimeConfig,
                  options: StreamOptions | None = None, store: OnlineStore | None = None,
                  on_stage: StageHook | None = None) -> tuple[StreamingQuery, BatchProcessor]:
     """Start the group's query (resuming from its checkpoint) and return it with its batch processor.
@@ -366,6 +367,7 @@ def start_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
     >>> query.stop()
     """
     options = options or StreamOptions()
+    group = as_group(group, config.specs_dir)
     processor = BatchProcessor(spark, group, config, store, on_stage)
     processor.store.ensure_table(group.name)
     from pyspark.sql import functions as F
@@ -393,7 +395,7 @@ def is_kafka_metrics_npe(exc: BaseException) -> bool:
     return "IterableOps.map" in text and 'Option.get()" is null' in text
 
 
-def run_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
+def run_stream(spark: SparkSession, group: FeatureGroup | str, config: RuntimeConfig,
                options: StreamOptions | None = None, store: OnlineStore | None = None,
                max_bug_restarts: int = 3, on_stage: StageHook | None = None,
                on_batch: Callable[[BatchMetrics], None] | None = None) -> BatchProcessor:
@@ -407,6 +409,7 @@ def run_stream(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
     >>> run_stream(get_spark(), group, config, StreamOptions(available_now=True)).last  # drain, then stop
     """
     restarts = 0
+    group = as_group(group, config.specs_dir)
     while True:
         query, processor = start_stream(spark, group, config, options, store, on_stage)
         processor.on_batch = on_batch

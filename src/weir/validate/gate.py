@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from weir.compute.layout import run_time
 from weir.lake.paths import PARTITION_COL, RUN_TS_COL, validation_runs_path
 from weir.runtime import RuntimeConfig, load_config
+from weir.spec.loader import as_group
 from weir.spec.models import FeatureGroup
 from weir.validate.outcome import MAX_OFFENDING_ROWS, ExpectationResult, ValidationOutcome, jsonable
 from weir.validate.suite import DEFAULT_VOLUME_TOLERANCE, build_suite, suite_name
@@ -33,14 +34,6 @@ class FeatureTableMissing(FileNotFoundError):
     """The feature table to validate does not exist yet."""
 
 
-
-
-def _resolve_group(group: FeatureGroup | str, config: RuntimeConfig) -> FeatureGroup:
-    if isinstance(group, FeatureGroup):
-        return group
-    from weir.spec.loader import find_spec
-
-    return find_spec(group, config.specs_dir)
 
 
 # ---- offending rows ----------------------------------------------------------------------------------------
@@ -220,7 +213,7 @@ def validate_batch(spark: SparkSession, group: FeatureGroup | str, df: DataFrame
     from weir.validate._gx import gx, quiet_context
 
     config = config or load_config()
-    group = _resolve_group(group, config)
+    group = as_group(group, config.specs_dir)
     suite = build_suite(group, previous_row_count, volume_tolerance)  # spec errors surface here
     ge = gx()
     validated_at = datetime.now(UTC)
@@ -285,7 +278,7 @@ def validate_day(spark: SparkSession, group: FeatureGroup | str, ds: date, confi
     from weir.lake.paths import features_path
 
     config = config or load_config()
-    group = _resolve_group(group, config)
+    group = as_group(group, config.specs_dir)
     path = features_path(config, group.name)
     if not table_exists(spark, path):
         raise FeatureTableMissing(f"feature table of {group.name} does not exist at {path}; "
