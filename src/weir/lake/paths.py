@@ -30,11 +30,12 @@ VALIDATION_RUNS_TABLE = "_weir/validation_runs"
 RUN_STATUS_TABLE = "_weir/run_status"
 DEADLETTER_REPLAYS_TABLE = "_weir/deadletter_replays"
 TRAINING_LINEAGE_TABLE = "_weir/training_lineage"
+ONLINE_QUARANTINE_TABLE = "_weir/online_quarantine"
 
 #: every per-group table kind and every platform table (what table maintenance compacts and vacuums)
 GROUP_TABLES = (EVENTS, TILES, FEATURES, LIFETIME, QUARANTINE, DEADLETTER, LATE)
 PLATFORM_TABLES = (STREAM_METRICS_TABLE, VALIDATION_RUNS_TABLE, PUBLISH_LOG_TABLE, DEADLETTER_REPLAYS_TABLE,
-                   TRAINING_LINEAGE_TABLE, RUN_STATUS_TABLE)
+                   TRAINING_LINEAGE_TABLE, RUN_STATUS_TABLE, ONLINE_QUARANTINE_TABLE)
 SMOKE_PREFIX = "_smoke"
 
 
@@ -110,6 +111,11 @@ def deadletter_replays_path(config: RuntimeConfig) -> str:
 def training_lineage_path(config: RuntimeConfig) -> str:
     """The Delta versions each written training set pins (table maintenance keeps them readable)."""
     return config.table_path(TRAINING_LINEAGE_TABLE)
+
+
+def online_quarantine_path(config: RuntimeConfig) -> str:
+    """Entities a publish set aside: their online item would exceed DynamoDB's size limit."""
+    return config.table_path(ONLINE_QUARANTINE_TABLE)
 
 
 def smoke_path(config: RuntimeConfig, run_id: str) -> str:

@@ -14,6 +14,27 @@ class OnlineStoreError(RuntimeError):
         self.code = code
 
 
+ITEM_LIMIT_BYTES = 400 * 1024
+"""DynamoDB's item size limit (names and values of every attribute)."""
+
+
+class ItemTooLarge(OnlineStoreError):
+    """One item would exceed :data:`ITEM_LIMIT_BYTES`: that entity is set aside (dead-lettered by the stream,
+    quarantined by the publish) and the rest of the batch proceeds."""
+
+    def __init__(self, pk: str, detail: str = "") -> None:
+        super().__init__(f"item pk={pk[:80]!r} would exceed DynamoDB's {ITEM_LIMIT_BYTES // 1024} KB item limit"
+                         + (f" ({detail})" if detail else ""), code="ItemTooLarge")
+        self.pk = pk
+
+
+def is_item_too_large(exc: BaseException) -> bool:
+    """DynamoDB's (and moto's) answer to a write whose item would exceed the size limit."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return error.get("Code") == "ValidationException" and "maximum allowed size" in str(error.get("Message", ""))
+
+
 class FeatureRequestError(ValueError):
     """A feature request names an unknown group/feature or gives entity keys of the wrong arity/type.
 

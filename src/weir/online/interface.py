@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from weir.online.errors import OnlineStoreError
+from weir.online.errors import ItemTooLarge, OnlineStoreError
 from weir.online.schema import (
     EXPIRES_AT,
     ITEM_ATTRIBUTES,
@@ -82,6 +82,7 @@ class WriteStats:
     skipped: int = 0  # conditional check failed: a newer value is kept
     retried: int = 0  # retry attempts after throttling / 5xx / connection errors
     seconds: float = 0.0
+    too_large: list[str] = field(default_factory=list)  # pks set aside: the item would exceed the size limit
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -99,6 +100,10 @@ class WriteStats:
         with self._lock:
             self.retried += 1
 
+    def count_too_large(self, pk: str) -> None:
+        with self._lock:
+            self.too_large.append(pk)
+
 
 @dataclass
 class ApplyStats:
@@ -108,11 +113,16 @@ class ApplyStats:
     skipped_replay: int = 0  # entity already holds this batch (a replayed batch id)
     conflicts: int = 0  # condition failed: re-read and merged again
     retried: int = 0
+    too_large: list[str] = field(default_factory=list)  # pks not written: the item would exceed the size limit
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count_conflict(self) -> None:
         with self._lock:
             self.conflicts += 1
+
+    def count_too_large(self, pk: str) -> None:
+        with self._lock:
+            self.too_large.append(pk)
 
     def count_retry(self) -> None:
         with self._lock:
@@ -214,8 +224,9 @@ def check_item(item: OnlineItem) -> None:
 
 
 def check_tiles_size(pk: str, tiles: bytes, fix: str) -> None:
+    """Raise :class:`ItemTooLarge` before a write DynamoDB would refuse (callers set that entity aside)."""
     if len(tiles) > MAX_TILES_BYTES:
-        raise OnlineStoreError(f"item pk={pk!r} is {len(tiles):,} bytes: over DynamoDB's 400 KB limit; {fix}")
+        raise ItemTooLarge(pk, f"{len(tiles):,} bytes of tiles; {fix}")
 
 
 def check_keys(pks: Sequence[str]) -> list[str]:
@@ -269,7 +280,8 @@ def stream_write(pk: str, state: StreamState | None, part: StreamPart, query_id:
 def stream_step(pk: str, state: StreamState | None, query_id: str, batch_id: int, merge: StreamMerge,
                 write: Callable[[StreamWrite], bool], reread: Callable[[str], StreamState | None],
                 stats: ApplyStats) -> str:
-    """Apply one entity's micro-batch: ``"skipped"`` (a replay) or ``"written"``; retried on lost races.
+    """Apply one entity's micro-batch: ``"skipped"`` (a replay), ``"written"``, or ``"too_large"`` (the item would
+    exceed DynamoDB's size limit: left as it was, the pk recorded in ``stats``); retried on lost races.
 
     ``write`` returns False when the version condition failed (another writer got there first); the item is then
     read again (``reread``) and merged again, at most :data:`MAX_CONFLICTS` times.
@@ -277,7 +289,12 @@ def stream_step(pk: str, state: StreamState | None, query_id: str, batch_id: int
     for _ in range(MAX_CONFLICTS):
         if state is not None and state.batches.get(query_id, -1) >= batch_id:
             return "skipped"
-        if write(stream_write(pk, state, merge(pk, state), query_id, batch_id)):
+        try:
+            written = write(stream_write(pk, state, merge(pk, state), query_id, batch_id))
+        except ItemTooLarge:
+            stats.count_too_large(pk)
+            return "too_large"
+        if written:
             return "written"
         stats.count_conflict()
         state = reread(pk)

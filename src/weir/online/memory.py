@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from weir.online import schema as s
-from weir.online.errors import OnlineStoreError
+from weir.online.errors import ITEM_LIMIT_BYTES, ItemTooLarge, OnlineStoreError
 from weir.online.interface import (
     NOT_FOUND,
     ApplyStats,
@@ -99,8 +99,11 @@ class InMemoryOnlineStore:
         began = time.perf_counter()
         keys = UniqueKeys(table_name)
         for item in items:
-            keys.add(item)
-            stats.count(self._write_batch(self.tables[table_name], item))
+            try:
+                keys.add(item)
+                stats.count(self._write_batch(self.tables[table_name], item))
+            except ItemTooLarge:
+                stats.count_too_large(item.pk)  # set aside; the rest of the call proceeds
             if on_done is not None:
                 on_done(1)
         stats.seconds = time.perf_counter() - began
@@ -108,7 +111,7 @@ class InMemoryOnlineStore:
 
     def _write_batch(self, table: dict[str, Item], item: OnlineItem) -> bool:
         with self._lock:
-            stored = table.get(item.pk, {s.PK: item.pk})
+            stored = dict(table.get(item.pk, {s.PK: item.pk}))
             if not batch_wins(stored, item):
                 return False
             stored.update({s.TILES: bytes(item.tiles), s.NEWEST: item.newest_event_us, s.RUN: item.run_us,
@@ -116,6 +119,7 @@ class InMemoryOnlineStore:
             if raises_expiry(stored, item.expires_at):
                 stored[s.EXPIRES_AT] = item.expires_at
             stored[s.ITEM_VERSION] = int(stored.get(s.ITEM_VERSION, 0)) + 1
+            _check_size(item.pk, stored)
             table[item.pk] = stored
             return True
 
@@ -144,7 +148,7 @@ class InMemoryOnlineStore:
         """``item_version = :v`` (or ``attribute_not_exists(item_version)``), then SET the stream part."""
         with self._lock:
             table = self._table(group)
-            stored = table.get(w.pk, {s.PK: w.pk})
+            stored = dict(table.get(w.pk, {s.PK: w.pk}))
             if stored.get(s.ITEM_VERSION) != w.expected_version:
                 return False
             part = w.part
@@ -157,6 +161,7 @@ class InMemoryOnlineStore:
                 stored.pop(s.STREAM_NEWEST, None)
             if w.expires_at is not None:
                 stored[s.EXPIRES_AT] = w.expires_at
+            _check_size(w.pk, stored)
             table[w.pk] = stored
             return True
 
@@ -177,3 +182,23 @@ class InMemoryOnlineStore:
             except OnlineStoreError:
                 return []
         return [RunTimes(int(i[s.NEWEST]), int(i[s.RUN])) for i in items if s.NEWEST in i and s.RUN in i]
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (UTF-8 strings, raw bytes, numbers about a byte per two
+    digits, maps their entries plus 3 bytes)."""
+    def value_size(v: Any) -> int:
+        if isinstance(v, bytes | bytearray):
+            return len(v)
+        if isinstance(v, str):
+            return len(v.encode("utf-8"))
+        if isinstance(v, Mapping):
+            return 3 + sum(len(str(k).encode("utf-8")) + value_size(x) for k, x in v.items())
+        return len(str(v)) // 2 + 1
+
+    return sum(len(k.encode("utf-8")) + value_size(v) for k, v in item.items())
+
+
+def _check_size(pk: str, item: Mapping[str, Any]) -> None:
+    if item_size(item) > ITEM_LIMIT_BYTES:
+        raise ItemTooLarge(pk)

@@ -15,7 +15,7 @@ as missing anyway and DynamoDB's TTL would delete them): counted as ``expired``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from weir.compute.layout import (
 from weir.compute.online_tile import END, online_tile_fields
 from weir.compute.windows import feature_windows
 from weir.lake.paths import TILES as TILES_TABLE
-from weir.lake.paths import group_table, publish_log_path
+from weir.lake.paths import group_table, online_quarantine_path, publish_log_path
 from weir.online.codec import encode_tiles
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.interface import OnlineItem, OnlineStore, WriteStats
@@ -62,6 +62,7 @@ class PublishSummary:
     skipped: int = 0  # a newer value was kept
     expired: int = 0  # newest event at least the TTL before T (age >= ttl): not written
     invalid: int = 0  # keys DynamoDB cannot store (e.g. empty string): not written
+    too_large: list[str] = field(default_factory=list)  # pks whose item would exceed 400 KB: quarantined
     retried: int = 0
     seconds: float = 0.0
 
@@ -77,6 +78,7 @@ class PublishSummary:
             f"  items written        {self.written:>10,}",
             f"  skipped (newer kept) {self.skipped:>10,}",
             f"  expired (past TTL)   {self.expired:>10,}",
+            f"  too large (set aside){len(self.too_large):>10,}",
             f"  invalid keys         {self.invalid:>10,}",
             f"  retried requests     {self.retried:>10,}",
             f"  time                 {self.seconds:>9.1f}s   ({self.items_per_s:,.0f} items/s)",
@@ -203,10 +205,23 @@ def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: Ru
     finally:
         grouped.unpersist()
     summary.written, summary.skipped, summary.retried = stats.written, stats.skipped, stats.retried
+    summary.too_large = sorted(stats.too_large)
     summary.seconds = time.perf_counter() - began
+    if summary.too_large:
+        _quarantine(spark, config, summary)
     if log:
         _log(spark, config, summary)
     return summary
+
+
+def _quarantine(spark: SparkSession, config: RuntimeConfig, s: PublishSummary) -> None:
+    """Record the entities set aside (item over DynamoDB's size limit) in ``_weir/online_quarantine``: the rest
+    of the publish proceeded; each keeps its previous online item until its features shrink."""
+    now = datetime.now(UTC)
+    rows = [(s.group, s.ds, s.run_ts, pk, "online item over DynamoDB's 400 KB item limit", now)
+            for pk in s.too_large]
+    schema = "group string, ds date, run_ts timestamp, pk string, reason string, recorded_at timestamp"
+    spark.createDataFrame(rows, schema).write.format("delta").mode("append").save(online_quarantine_path(config))
 
 
 def _write(store: OnlineStore, group: str, items: Any, total: int, progress: bool) -> WriteStats:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from weir.online import schema as s
-from weir.online.errors import OnlineStoreError
+from weir.online.errors import ItemTooLarge, OnlineStoreError, is_item_too_large
 from weir.online.interface import (
     NOT_FOUND,
     ApplyStats,
@@ -173,10 +173,18 @@ class DynamoOnlineStore:
                 return True
             except client.exceptions.ConditionalCheckFailedException:
                 return False
+            except client.exceptions.ClientError as exc:
+                if is_item_too_large(exc):
+                    raise ItemTooLarge(item.pk) from exc
+                raise
 
         what = f"UpdateItem {table} pk={item.pk!r}"
-        written = bool(self._call(what, lambda: update(True), stats.count_retry)
-                       or self._call(what, lambda: update(False), stats.count_retry))
+        try:
+            written = bool(self._call(what, lambda: update(True), stats.count_retry)
+                           or self._call(what, lambda: update(False), stats.count_retry))
+        except ItemTooLarge:
+            stats.count_too_large(item.pk)  # set aside; the rest of the publish proceeds
+            return False
         stats.count(written)
         return written
 
@@ -206,7 +214,11 @@ class DynamoOnlineStore:
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="weir-put") as pool:
             try:
                 for item in items:
-                    keys.add(item)
+                    try:
+                        keys.add(item)
+                    except ItemTooLarge:
+                        stats.count_too_large(item.pk)  # set aside; the rest of the publish proceeds
+                        continue
                     pending.add(pool.submit(self.write_item, table, item, stats))
                     if len(pending) >= limit:
                         drain(limit // 2)
@@ -275,6 +287,10 @@ class DynamoOnlineStore:
                 return True
             except client.exceptions.ConditionalCheckFailedException:
                 return False
+            except client.exceptions.ClientError as exc:
+                if is_item_too_large(exc):
+                    raise ItemTooLarge(w.pk) from exc
+                raise
 
         return bool(self._call(f"UpdateItem {table} pk={w.pk!r}", put, stats.count_retry))
 

@@ -103,7 +103,8 @@ def publish(group_name: str, ds: str | date, config: RuntimeConfig | None = None
                           progress=False)
         out.update(group=group_name, ds=day.isoformat(), table=s.table, source_version=s.source_version,
                    entities=s.entities, written=s.written, skipped=s.skipped, expired=s.expired,
-                   invalid=s.invalid, retried=s.retried, seconds=round(s.seconds, 1))
+                   invalid=s.invalid, too_large=len(s.too_large), retried=s.retried,
+                   seconds=round(s.seconds, 1))
     return out
 
 

@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("weir.stream")
 
 LATE_COL = "late"
+ITEM_TOO_LARGE = "item_too_large"  # reason code of events whose entity's online item would exceed the size limit
 BATCH_COL = "batch_id"
 QUERY_COL = "query_id"
 _EVENT_US = "_event_us"
@@ -195,14 +196,41 @@ class BatchProcessor:
 
     # ---------------------------------------------------------------------------------------- writes
     def _append(self, df: DataFrame, path: str, batch_id: int, partition: bool = False,
-                merge_schema: bool = False) -> None:
-        writer = (df.write.format("delta").mode("append").option("txnAppId", self.app_id)
+                merge_schema: bool = False, app_suffix: str = "") -> None:
+        """Append once per batch id (a replayed batch's append is skipped by Delta); ``app_suffix`` names a
+        second append to the same table in one batch."""
+        writer = (df.write.format("delta").mode("append").option("txnAppId", self.app_id + app_suffix)
                   .option("txnVersion", str(batch_id)))
         if merge_schema:  # tables written by an earlier version lack the newer columns
             writer = writer.option("mergeSchema", "true")
         if partition:
             writer = writer.partitionBy(PARTITION_COL)
         writer.save(path)
+
+    def _dead_letter_too_large(self, on_time: DataFrame, keys: list[tuple[Any, ...]], batch_id: int,
+                               tag: list[Any]) -> int:
+        """The batch's events of entities whose online item would exceed DynamoDB's size limit: their item was
+        left as it was, so they go to the dead-letter table (code ``item_too_large``; they stay in the event log,
+        which the batch run reads, so replay skips them). Returns how many."""
+        from pyspark.sql import functions as F
+
+        group = self.group
+        key_df = self.spark.createDataFrame(keys, on_time.select(*group.key_columns).schema)
+        rows = on_time.join(key_df, list(group.key_columns), "left_semi").select(
+            VALUE_BIN, VALUE_STR, *KAFKA_META,
+            F.lit("online item too large: over DynamoDB's 400 KB item limit; the entity's events of this batch "
+                  "are in the event log but not served online").alias(REASON_COL),
+            *tag, F.current_timestamp().alias("dead_lettered_at"), F.array(F.lit(ITEM_TOO_LARGE)).alias(CODES_COL))
+        rows = rows.persist()
+        try:
+            n = rows.count()
+            self._append(rows, deadletter_path(self.config, group.name), batch_id, merge_schema=True,
+                         app_suffix=":item_too_large")
+            log.warning("stream %s batch %s: %d entities over the item size limit, %d events dead-lettered",
+                        group.name, batch_id, len(keys), n)
+            return n
+        finally:
+            rows.unpersist()
 
     def _stage(self, batch_id: int, stage: str) -> None:
         if self.on_stage is not None:
@@ -277,10 +305,13 @@ class BatchProcessor:
                                                            *online_tile_fields(group)).collect()
                 t_tiles = time.perf_counter()
                 by_pk: dict[str, list[dict[str, Any]]] = {}
+                keys_of: dict[str, tuple[Any, ...]] = {}
                 for row in tiles:
                     d = row.asDict()
                     try:
-                        pk = entity_pk(group, {k: d.pop(k) for k in group.key_columns})
+                        keys = {k: d.pop(k) for k in group.key_columns}
+                        pk = entity_pk(group, keys)
+                        keys_of[pk] = tuple(keys.values())
                     except FeatureRequestError as exc:  # the parser dead-letters such keys: never expected
                         log.warning("stream %s batch %s: entity not written online: %s", group.name, batch_id, exc)
                         drops["key_unwritable"] = drops.get("key_unwritable", 0) + 1
@@ -292,6 +323,10 @@ class BatchProcessor:
                 applied = writer.apply(by_pk, batch_id, time.time_ns() // 1000,
                                        -1 if version is None else version)
                 written, skipped, conflicts = applied.written, applied.skipped_replay, applied.conflicts
+                if applied.too_large:
+                    n_big = self._dead_letter_too_large(parsed.where(is_valid & ~F.col(LATE_COL)),
+                                                        [keys_of[pk] for pk in applied.too_large], batch_id, tag)
+                    drops[ITEM_TOO_LARGE] = drops.get(ITEM_TOO_LARGE, 0) + n_big
                 phases["tiles"], phases["online"] = t_tiles - t_events, time.perf_counter() - t_tiles
             self._stage(batch_id, "after_online")
         finally:

@@ -71,17 +71,20 @@ def replay(spark: SparkSession, config: RuntimeConfig, group: FeatureGroup, sinc
     """
     from pyspark.sql import functions as F
 
-    from weir.stream.job import BatchProcessor
+    from weir.stream.job import ITEM_TOO_LARGE, BatchProcessor
 
     unfinished = _unfinished_replay(spark, config, group)
     if unfinished is not None:
         replay_id, chosen = unfinished
     else:
         replay_id = _next_replay_id(spark, config, group)
-        # original records only: a record that a replay dead-lettered again is marked already
+        # original records only: a record that a replay dead-lettered again is marked already; events set aside
+        # because their online item was too large were valid and are in the event log: replaying would log them twice
         chosen = (dead_letters(spark, config, group, since, reason)
-                  .where(~F.col("replayed") & (F.col("query_id") != F.lit(REPLAY_QUERY_ID)))
-                  .dropDuplicates(list(OFFSET_KEY)))
+                  .where(~F.col("replayed") & (F.col("query_id") != F.lit(REPLAY_QUERY_ID))))
+        if "reason_codes" in chosen.columns:
+            chosen = chosen.where(~F.coalesce(F.array_contains("reason_codes", ITEM_TOO_LARGE), F.lit(False)))
+        chosen = chosen.dropDuplicates(list(OFFSET_KEY))
     kafka_rows = chosen.select(F.col(VALUE_BIN).alias("value"), "topic", "partition", "offset",
                                F.col("kafka_ts").alias("timestamp")).persist()
     try:
