@@ -9,7 +9,6 @@ proves it imported Weir from there. Spark runs (backfill, publish) from the whee
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from wheel_install import build_wheel, install_wheel, weir_command, wheel_env
 
 from weir.jobs import JOBS
 from weir.process import free_port
@@ -30,25 +30,12 @@ PACKAGE = ROOT / "src" / "weir"
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel, built from a copy of pyproject.toml, README.md and src/ (no build/ or egg-info in the checkout)."""
-    work = tmp_path_factory.mktemp("wheel-build")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, work / name)
-    shutil.copytree(ROOT / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    dist = work / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(work)],
-                   check=True, capture_output=True, text=True, cwd=work)
-    (built,) = dist.glob("weir-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel-build"))
 
 
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("wheel-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-                    "--disable-pip-version-check", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, text=True)
-    return target
+    return install_wheel(wheel, tmp_path_factory.mktemp("wheel-site"))
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +53,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _env(installed: Path, deployment: dict[str, Path]) -> dict[str, str]:
-    """This environment without any ``WEIR_*`` setting or source path: the profile alone configures Weir."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_") and k != "PYTHONPATH"}
-    return {**env, "PYTHONPATH": str(installed), "WEIR_PROFILE": str(deployment["profile"])}
+    return wheel_env(installed, deployment["profile"])
 
 
 def _weir(installed: Path, deployment: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(installed / "bin" / "weir"), *args], capture_output=True, text=True,
-                          cwd=deployment["cwd"], env=_env(installed, deployment), timeout=120)
+    return subprocess.run(weir_command(installed, *args), capture_output=True, text=True, cwd=deployment["cwd"],
+                          env=_env(installed, deployment), timeout=120)
 
 
 def test_the_wheel_holds_every_package_file_and_the_job_entry_points(wheel: Path) -> None:
@@ -127,7 +112,7 @@ def test_serve_answers_healthz_from_the_wheel(installed: Path, deployment: dict[
     port = free_port()
     log = deployment["state"].parent / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(installed / "bin" / "weir"), "serve", "--port", str(port)],
+        proc = subprocess.Popen(weir_command(installed, "serve", "--port", str(port)),
                                 stdout=out, stderr=subprocess.STDOUT, cwd=deployment["cwd"],
                                 env=_env(installed, deployment))
     try:
