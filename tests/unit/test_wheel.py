@@ -3,7 +3,7 @@
 The wheel is built offline from a copy of the sources (``python -m build --wheel --no-isolation``: the build
 backend is a pinned dev dependency) and installed with ``pip install --no-deps --target`` (the dependencies
 are this venv's); ``PYTHONPATH=<target>`` puts it ahead of the editable install, and every command below
-proves it imported Weir from there. Spark runs (backfill, publish) from the wheel are not covered here.
+proves it imported Weir from there. A Spark run from the wheel: tests/integration/test_wheel_backfill.py.
 """
 
 from __future__ import annotations
