@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.weir-installed
-export SPARK_LOCAL_IP ?= 127.0.0.1
+# SPARK_LOCAL_IP: weir.spark.driver_bind_env binds the driver to loopback for local masters only
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: help setup up down status demo test test-unit test-integration lint bench clean airflow airflow-down
@@ -44,7 +44,7 @@ airflow-down:
 	@if [ -x $(BIN)/weir ]; then $(BIN)/weir airflow down; fi
 
 lint: setup
-	$(BIN)/ruff check $(wildcard src tests dags plugins jobs bench)
+	$(BIN)/ruff check $(wildcard src tests dags plugins bench)
 	$(BIN)/mypy
 
 test: lint

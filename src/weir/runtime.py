@@ -30,8 +30,9 @@ class RuntimeConfig(BaseModel):
 
     project_root: Path = Field(
         default_factory=_project_root,
-        description="The checkout holding `dags/`, `plugins/` and `jobs/` (Airflow's folders, spark-submit's "
-                    "job files). Default: the checkout this package runs from, else the working directory.",
+        description="The checkout holding `dags/`, `plugins/` and `ops/` (the folders of `weir airflow` and "
+                    "`weir dev prometheus`; the job files ship in the package). Default: the checkout this "
+                    "package runs from, else the working directory.",
         examples=["/opt/weir"])
     state_dir: Path = Field(
         default_factory=lambda: _project_root() / ".state",

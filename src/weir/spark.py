@@ -16,6 +16,32 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def is_local_master(master: str) -> bool:
+    """True when driver and executors all run on this host: ``local``, ``local[...]``, ``local-cluster[...]``,
+    or a standalone master on a loopback address (``spark://127.0.0.1:7077``, the tests' cluster)."""
+    m = master.strip().lower()
+    if m == "local" or m.startswith(("local[", "local-cluster[")):
+        return True
+    if m.startswith("spark://"):
+        hosts = [h.rsplit(":", 1)[0] for h in m[len("spark://"):].split(",")]
+        return all(h in LOOPBACK_HOSTS for h in hosts)
+    return False
+
+
+def driver_bind_env(master: str) -> dict[str, str]:
+    """``SPARK_LOCAL_IP=127.0.0.1`` for a local master, nothing otherwise.
+
+    On one machine the loopback bind keeps the driver off the network (and off a wrong interface). On a
+    cluster (YARN, Kubernetes, a remote standalone master) the executors must reach the driver in client mode,
+    so Spark's own choice of address stands, or the deployment's ``SPARK_LOCAL_IP``/``spark.driver.host``.
+    Callers use ``setdefault``: an explicit ``SPARK_LOCAL_IP`` always wins.
+    """
+    return {"SPARK_LOCAL_IP": "127.0.0.1"} if is_local_master(master) else {}
+
+
 def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> SparkSession:
     """Return the active SparkSession or build one for ``config`` (local mode by default).
 
@@ -28,7 +54,8 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
     if active is not None:
         return active
     config = config or load_config()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    for key, value in driver_bind_env(config.spark_master).items():
+        os.environ.setdefault(key, value)
     os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
     builder = (
         SparkSession.builder.appName(app_name)
@@ -58,4 +85,4 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
     return spark
 
 
-__all__ = ["get_spark", "spark_jars", "spark_packages", "write_ivy_settings"]
+__all__ = ["driver_bind_env", "get_spark", "is_local_master", "spark_jars", "spark_packages", "write_ivy_settings"]

@@ -1,7 +1,7 @@
 """A group's streaming job that kills itself at one stage of one micro-batch (the exactly-once test's crash).
 
 ``python tests/integration/crashing_stream_job.py GROUP BATCH_ID STAGE [--trigger-seconds N]
-[--max-offsets-per-trigger N]``: runs the group's query like ``jobs/stream.py``, with a ``BatchProcessor``
+[--max-offsets-per-trigger N]``: runs the group's query like ``weir/jobs/stream.py``, with a ``BatchProcessor``
 ``on_stage`` hook that calls ``os._exit(137)`` (no clean-up, like ``kill -9``) right after stage ``STAGE``
 (``after_events`` or ``after_online``) of batch ``BATCH_ID``. The fault enters through that seam; the
 production job reads no test setting.

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
 
+from weir.jobs import job_file
 from weir.process import free_port
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
@@ -124,7 +125,7 @@ def test_broker_restart_while_streaming_loses_nothing(stack: RuntimeConfig, spar
         # 5. a final drain, then exactly once everywhere
         third = make_events(20, seed=23, users=5, start=second[-1]["event_ts"])
         produce_records(config, group, [wire(e) for e in third], partition=0)
-        cmd = [sys.executable, str(config.project_root / "jobs" / "stream.py"), name, "--available-now"]
+        cmd = [sys.executable, str(job_file("stream")), name, "--available-now"]
         drained = subprocess.run(cmd, env={**os.environ, **config.env()}, capture_output=True, text=True,
                                  timeout=600, cwd=config.project_root)
         assert drained.returncode == 0, drained.stdout[-3000:] + drained.stderr[-3000:]

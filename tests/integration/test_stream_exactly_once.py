@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
 
+from weir.jobs import job_file
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 
@@ -33,8 +34,8 @@ CRASHING_JOB = Path(__file__).with_name("crashing_stream_job.py")  # the crash e
 
 def _run_job(config: RuntimeConfig, group: str, args: list[str], timeout: float, script: Path | None = None,
              ) -> subprocess.CompletedProcess[str]:
-    """``jobs/stream.py`` (or ``script``, e.g. the crashing job) as a child process."""
-    cmd = [sys.executable, str(script or config.project_root / "jobs" / "stream.py"), group, *args]
+    """``weir/jobs/stream.py`` (or ``script``, e.g. the crashing job) as a child process."""
+    cmd = [sys.executable, str(script or job_file("stream")), group, *args]
     return subprocess.run(cmd, env={**os.environ, **config.env()}, capture_output=True, text=True,
                           timeout=timeout, cwd=config.project_root)
 

@@ -48,7 +48,9 @@ def test_spark_submit_command_uses_the_configured_master_and_packages(tmp_path: 
     assert "io.delta__delta-spark" in jars and "spark-sql-kafka" in jars
     assert jars.split(",") == [str(j) for j in resolved]  # the same files a session gets: no Ivy in the task
     assert "--packages" not in cmd and not any("ivySettings" in c for c in cmd)
-    assert cmd[-5:] == [str(config.project_root / "jobs" / "compute.py"), "--group", "g", "--ds", "2026-01-02"]
+    job = Path(__file__).resolve().parents[2] / "src" / "weir" / "jobs" / "compute.py"  # in the package
+    assert job.is_file() and "from weir.pipeline.steps import compute\n" in job.read_text()
+    assert cmd[-5:] == [str(job), "--group", "g", "--ds", "2026-01-02"]
     with pytest.raises(ValueError, match="unknown Weir job"):
         spark_submit_command(config, "nope", [], binary="x")
 

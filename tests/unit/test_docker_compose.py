@@ -28,8 +28,8 @@ ONE_SHOT_SERVICES = {"airflow-init"}  # runs `airflow db migrate` and exits: no 
 AIRFLOW_SERVICES = {"airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer"}
 SPARK_SERVICES = {"spark-master", "spark-worker"}
-AIRFLOW_MOUNTS = {"dags", "jobs", "feature_specs", "plugins", "src"}
-SPARK_MOUNTS = {"src", "jobs", "feature_specs"}
+AIRFLOW_MOUNTS = {"dags", "feature_specs", "plugins", "src"}  # job files: src/weir/jobs
+SPARK_MOUNTS = {"src", "feature_specs"}
 WEIR_ENV = {
     "WEIR_SPARK_MASTER": "spark://spark-master:7077",
     "WEIR_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from weir.jobs import job_file
 from weir.pipeline import steps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,5 +37,6 @@ def test_every_task_is_named_after_its_step(tmp_path: Path) -> None:
         assert t["task_id"] == step or t["task_id"].startswith(f"{step}__"), t  # ensure_stream__<group>
         assert callable(getattr(steps, step))
         if t["job"]:
-            assert (ROOT / "jobs" / f"{step}.py").is_file()
-            assert f"from weir.pipeline.steps import {step}\n" in (ROOT / "jobs" / f"{step}.py").read_text()
+            job = ROOT / "src" / "weir" / "jobs" / f"{step}.py"  # shipped in the package: weir.jobs.job_file
+            assert job.is_file() and job_file(step) == job
+            assert f"from weir.pipeline.steps import {step}\n" in job.read_text()

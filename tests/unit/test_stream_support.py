@@ -41,7 +41,8 @@ def test_supervisor_status_without_a_job(tmp_path: Path) -> None:
     st = supervisor.status("g", config)
     assert st["running"] is False and st["last_metrics"] == {"batch_id": 4}
     assert supervisor.job_command(config, "g", ["--available-now"])[0] == sys.executable
-    assert supervisor.job_command(config, "g")[1].endswith("jobs/stream.py")
+    assert supervisor.job_command(config, "g")[1].endswith("weir/jobs/stream.py")
+    assert Path(supervisor.job_command(config, "g")[1]).is_file()
 
 
 def test_spark_55271_signature() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from weir.process import DevStackError, port_in_use, read_pid, start_background, stop_process, wait_until
 from weir.runtime import RuntimeConfig
+from weir.spark import driver_bind_env
 
 ADMIN_USER = "admin"
 AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -50,7 +51,7 @@ def airflow_env(config: RuntimeConfig, port: int | None = None) -> dict[str, str
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",  # a new spec shows as a DAG within half a minute
-        "SPARK_LOCAL_IP": "127.0.0.1",
+        **driver_bind_env(config.spark_master),
         "PYSPARK_PYTHON": sys.executable,
         "PATH": f"{bin_dir}:{_path()}",
     }

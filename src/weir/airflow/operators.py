@@ -1,6 +1,6 @@
 """Thin Airflow operators over ``weir.pipeline.steps``: they read templated arguments and call Weir, nothing more.
 
-- :class:`WeirSparkJobOperator` runs a Spark step (compute, validate, publish) as ``spark-submit jobs/<job>.py``
+- :class:`WeirSparkJobOperator` runs a Spark step (compute, validate, publish) as ``spark-submit weir/jobs/<job>.py``
   against the configured master, so the Spark driver lives outside the Airflow worker and the same task runs
   on a laptop (``local[2]``) or a cluster (``--master yarn``/``spark://``/``k8s://``); the job's summary becomes
   the task's XCom. A failed validation or a spec error fails the task without retries (a retry cannot fix it).
@@ -24,7 +24,7 @@ TAIL_LINES = 40
 
 
 class WeirSparkJobOperator(BaseOperator):
-    """``spark-submit jobs/<job>.py --group <group> --ds <ds>`` with the runtime config of this worker."""
+    """``spark-submit weir/jobs/<job>.py --group <group> --ds <ds>`` with the runtime config of this worker."""
 
     template_fields: Sequence[str] = ("ds",)
     ui_color = "#f4a261"

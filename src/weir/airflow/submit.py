@@ -30,14 +30,17 @@ def spark_submit_binary() -> str:
 
 
 def job_script(config: RuntimeConfig, job: str) -> Path:
+    """The job's entry point inside the installed package (``weir/jobs/<job>.py``), not in a checkout."""
+    from weir.jobs import job_file
+
     if job not in JOBS:
         raise ValueError(f"unknown Weir job {job!r}; one of: {', '.join(sorted(JOBS))}")
-    return config.project_root / "jobs" / f"{job}.py"
+    return job_file(job)
 
 
 def spark_submit_command(config: RuntimeConfig, job: str, args: list[str], app_name: str | None = None,
                          binary: str | None = None) -> list[str]:
-    """``spark-submit --master <config> --jars <Delta, Kafka> ... jobs/<job>.py <args>``.
+    """``spark-submit --master <config> --jars <Delta, Kafka> ... weir/jobs/<job>.py <args>``.
 
     The same resolved jar files as :func:`weir.spark.get_spark` (resolved first if missing), so a task never
     runs Ivy and parallel tasks share nothing mutable.
@@ -59,9 +62,13 @@ def spark_submit_command(config: RuntimeConfig, job: str, args: list[str], app_n
 
 
 def job_env(config: RuntimeConfig) -> dict[str, str]:
-    """The environment of a job: this process's, plus the runtime config as ``WEIR_*`` and Spark's basics."""
+    """The environment of a job: this process's, plus the runtime config as ``WEIR_*`` and Spark's basics
+    (the loopback bind only for a local master: :func:`weir.spark.driver_bind_env`)."""
+    from weir.spark import driver_bind_env
+
     env = {**os.environ, **config.env()}
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    for key, value in driver_bind_env(config.spark_master).items():
+        env.setdefault(key, value)
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     env["PYTHONUNBUFFERED"] = "1"

@@ -1,4 +1,4 @@
-"""The spark-submit job CLI: ``jobs/<step>.py --group G --ds D`` runs one step and prints its summary.
+"""The spark-submit job CLI: ``weir/jobs/<step>.py --group G --ds D`` runs one step and prints its summary.
 
 The Airflow operator (``weir.airflow.operators.WeirSparkJobOperator``) reads the summary from the job's last
 line (``RESULT_PREFIX``) and maps the exit code: a failed validation or a spec error is not retried.
@@ -22,11 +22,11 @@ EXIT_SPEC_ERROR = 2
 
 
 def job_main(step: Callable[[str, str], Summary], argv: list[str] | None = None, prog: str | None = None) -> int:
-    """``jobs/*.py``: parse ``--group G --ds D``, run ``step``, print its summary as the last line.
+    """``weir/jobs/*.py``: parse ``--group G --ds D``, run ``step``, print its summary as the last line.
 
     Exit codes: 0 ok, 2 spec error, 3 validation failed (neither is retried by Airflow), 1 anything else.
 
-    >>> sys.exit(job_main(weir.pipeline.steps.compute, prog="jobs/compute.py"))
+    >>> sys.exit(job_main(weir.pipeline.steps.compute, prog="weir/jobs/compute.py"))
     """
     from weir.spec.errors import SpecError
     from weir.validate.outcome import ValidationFailed

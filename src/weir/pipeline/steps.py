@@ -1,6 +1,6 @@
 """The steps of a feature group's daily pipeline, as plain functions (no Airflow here).
 
-One verb per step: the function, the Airflow task id, the spark-submit job (``jobs/<step>.py``) and the status
+One verb per step: the function, the Airflow task id, the spark-submit job (``weir/jobs/<step>.py``) and the status
 row share its name. Airflow tasks, the jobs and people at a shell all call the same functions:
 
 >>> compute("user_spend", "2026-10-31")          # batch run of that day (features as of its end)

@@ -1,6 +1,6 @@
 """Keep a group's stream job running in the background (used by the Airflow monitoring DAG).
 
-``ensure_running(group)`` starts ``python jobs/stream.py GROUP`` detached (pid file and log under
+``ensure_running(group)`` starts ``python weir/jobs/stream.py GROUP`` detached (pid file and log under
 ``<state_dir>/streams/``) unless it already runs, and restarts it when it died; the job resumes from its
 checkpoint. ``status(group)`` tells whether it runs and returns the last micro-batch's metrics (from the JSON
 file the job writes after every batch; the full history is the ``_weir/stream_metrics`` Delta table).
@@ -18,7 +18,9 @@ from weir.stream.state_files import last_metrics_file, log_file, pid_file
 
 
 def job_command(config: RuntimeConfig, group: str, extra: list[str] | None = None) -> list[str]:
-    return [sys.executable, str(config.project_root / "jobs" / "stream.py"), group, *(extra or [])]
+    from weir.jobs import job_file
+
+    return [sys.executable, str(job_file("stream")), group, *(extra or [])]
 
 
 def ensure_running(group_name: str, config: RuntimeConfig | None = None, extra_args: list[str] | None = None,

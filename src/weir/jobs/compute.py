@@ -1,4 +1,4 @@
-"""spark-submit entry point: ``spark-submit jobs/compute.py --group GROUP --ds YYYY-MM-DD``.
+"""spark-submit entry point: ``spark-submit weir/jobs/compute.py --group GROUP --ds YYYY-MM-DD``.
 
 Calls ``weir.pipeline.steps.compute``.
 """
@@ -9,4 +9,4 @@ from weir.pipeline.job import job_main
 from weir.pipeline.steps import compute
 
 if __name__ == "__main__":
-    sys.exit(job_main(compute, prog="jobs/compute.py"))
+    sys.exit(job_main(compute, prog="weir/jobs/compute.py"))
