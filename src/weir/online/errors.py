@@ -28,13 +28,6 @@ class ItemTooLarge(OnlineStoreError):
         self.pk = pk
 
 
-def is_item_too_large(exc: BaseException) -> bool:
-    """DynamoDB's (and moto's) answer to a write whose item would exceed the size limit."""
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {}) if isinstance(response, dict) else {}
-    return error.get("Code") == "ValidationException" and "maximum allowed size" in str(error.get("Message", ""))
-
-
 class FeatureRequestError(ValueError):
     """A feature request names an unknown group/feature or gives entity keys of the wrong arity/type.
 

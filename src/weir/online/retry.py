@@ -36,6 +36,13 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+def is_item_too_large(exc: BaseException) -> bool:
+    """DynamoDB's (and moto's) answer to a write whose item would exceed the 400 KB item limit."""
+    response = getattr(exc, "response", None)
+    message = response.get("Error", {}).get("Message", "") if isinstance(response, dict) else ""
+    return error_code(exc) == "ValidationException" and "maximum allowed size" in str(message)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Throttling, 5xx and connection problems (worth another try); not validation or condition failures."""
     from botocore.exceptions import ConnectionError as BotoConnectionError

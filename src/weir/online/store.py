@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from weir.online import schema as s
-from weir.online.errors import ItemTooLarge, OnlineStoreError, is_item_too_large
+from weir.online.errors import ItemTooLarge, OnlineStoreError
 from weir.online.interface import (
     NOT_FOUND,
     ApplyStats,
@@ -52,7 +52,7 @@ from weir.online.interface import (
     stream_state,
     stream_step,
 )
-from weir.online.retry import Backoff, error_code, is_retryable
+from weir.online.retry import Backoff, error_code, is_item_too_large, is_retryable
 from weir.runtime import RuntimeConfig
 
 if TYPE_CHECKING:
