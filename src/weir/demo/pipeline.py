@@ -27,7 +27,8 @@ class DemoSettings:
 
 
 def run_demo(config: RuntimeConfig, settings: DemoSettings = DemoSettings(), echo: Echo = print) -> None:
-    """Generate data, backfill all groups, gate each day's batch with GX, publish the last day, read it back."""
+    """Generate data, backfill all groups, gate each day's batch with GX, publish the last day, read it back;
+    then stream live events and show the served value change seconds later."""
     from weir.batch import backfill
     from weir.demo import generate, write_demo_tables
     from weir.online import OnlineClient
@@ -71,5 +72,9 @@ def run_demo(config: RuntimeConfig, settings: DemoSettings = DemoSettings(), ech
                                         "user_spend:last_merchant_last"], sample_users, at=when):
             g = ent.groups["user_spend"]
             echo(f"     {ent.entity}: {g.values}  newest event {g.event_ts}  stale={g.stale}")
+    echo("== 6. live: a stream, and a served value changing seconds after its events")
+    from weir.demo.live import run_live
+
+    run_live(spark, config, echo=echo)
     echo("done: feature tables under " + config.table_path(FEATURES) + ", reports under "
          + str(config.state_dir / "reports"))
