@@ -128,12 +128,28 @@ class GroupItems:
     end_us: int  # the last stream event
     batch_sizes: list[int] = field(default_factory=list)  # item size after the publish, per entity
     stream_writes: list[tuple[int | None, int]] = field(default_factory=list)  # (before, after) per stream write
+    # the same writes' stream attributes only (pk, stream part, bookkeeping, expiry): an item of its own
+    stream_part_writes: list[tuple[int | None, int]] = field(default_factory=list)
     stream_events: int = 0
     batches: int = 0
 
     def items(self) -> dict[str, dict[str, Any]]:
         return self.store.get_items(self.group.name, self.pks, (*s.READ_ATTRIBUTES, s.STREAM_BATCHES,
                                                                 s.ITEM_VERSION))
+
+
+STREAM_PART = (s.PK, s.STREAM_TILES, s.STREAM_NEWEST, s.STREAM_RUN, s.STREAM_VERSION, s.STREAM_BATCHES,
+               s.ITEM_VERSION, s.EXPIRES_AT)
+BATCH_PART = (s.PK, s.TILES, s.NEWEST, s.RUN, s.SOURCE_VERSION, s.ITEM_VERSION, s.EXPIRES_AT)
+
+
+def stream_part(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes a separate stream item would hold (the "split" layout of bench/bench_cost.py)."""
+    return {k: v for k, v in item.items() if k in STREAM_PART}
+
+
+def batch_part(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k in BATCH_PART}
 
 
 def demo_events(users: int, days: int = 30, stream_hours: float = 12.0, seed: int = 7,
@@ -200,6 +216,9 @@ def build_group(group: FeatureGroup, events: Sequence[Mapping[str, Any]], trigge
         new = store.get_items(group.name, sorted(tiles), all_attrs)
         for pk in sorted(tiles):
             result.stream_writes.append((item_size(old[pk]) if pk in old else None, item_size(new[pk])))
+            before = stream_part(old[pk]) if pk in old else {}
+            result.stream_part_writes.append((item_size(before) if s.STREAM_TILES in before else None,
+                                              item_size(stream_part(new[pk]))))
         result.stream_events += len(rows)
         result.batches += 1
         result.end_us = max(result.end_us, max(datetime_to_us(r[et]) for r in rows))
