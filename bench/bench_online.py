@@ -1,84 +1,59 @@
-"""Online store benchmark: publish throughput and read latency against the configured DynamoDB endpoint.
+"""Online store benchmark: read latency of the SDK and the HTTP server against raw reads, on moto and dynalite.
 
-    .venv/bin/weir dev up            # the local DynamoDB-compatible server (or point WEIR_DYNAMODB_* at AWS)
-    .venv/bin/python bench/bench_online.py [--items 2000] [--reads 200] [--write-docs]
+    .venv/bin/python bench/bench_online.py [--users 2000] [--reads 200] [--servers moto,dynalite] [--write-docs]
 
-Measures, on the same server and the same items (one entity = one ~1-2 KB item of tiles built by weir.compute):
-1. writes: Weir's newest-wins conditional PutItem in parallel (``DynamoOnlineStore.write_items``) vs a plain
-   sequential ``put_item`` loop (no condition), vs the Chronon-style alternative: BatchWriteItem (no condition)
-   under a timestamped sort key, newest taken at read time with a Query per entity;
-2. reads: p50/p99 for 1 and 100 entities via the SDK (``OnlineClient.get_features``, values merged at read
-   time) and HTTP (FastAPI app in process, TestClient) vs raw boto3 GetItem / BatchGetItem (bytes only), and
-   the Chronon-style Query-per-entity read.
-Results print as a table; ``--write-docs`` replaces the "Online store" section of docs/benchmarks.md.
+Items: ``user_spend`` (``feature_specs/``) as it looks after 30 days of the demo's events plus 12 h of stream
+micro-batches (``bench/online_items.py``, Weir's own writers), put on each server unconditionally. On each server,
+in one run, p50 and p99 of:
+
+* raw ``GetItem`` (1 entity) and ``BatchGetItem`` (100 entities) with boto3, bytes only: the baseline;
+* the SDK, ``OnlineClient.get_features(["user_spend"], ...)`` (``BatchGetItem`` + decode + merge + finalize);
+* HTTP, ``POST /features`` through the FastAPI app in process (``TestClient``: no socket, so the figure is the
+  server's own work plus the SDK's), with the request timing middleware and metrics as deployed;
+
+and the ratios to the baseline (the goal: <= 1.2x at p99). moto is started on the configured endpoint when
+nothing answers there (and stopped after); dynalite runs privately (``weir.devstack.dynalite``). dynalite
+reports ``ConsumedCapacity`` from item sizes: its figures are printed beside ``weir.online.capacity``'s for the
+same puts and reads (moto reports a constant).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import sys
 import time
-import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from online_items import build_group, demo_events, shipped_groups
 
 from weir.aws import dynamodb_client
-from weir.compute.py_agg import py_tile_from_rows
-from weir.compute.windows import datetime_to_us, group_hops, tile_end
+from weir.compute.windows import us_to_datetime
+from weir.online import schema as s
+from weir.online.capacity import batch_read_units, item_size, write_units
 from weir.online.client import OnlineClient
-from weir.online.codec import encode_tiles
-from weir.online.store import DynamoOnlineStore, OnlineItem
-from weir.runtime import build_config
-from weir.spec import parse_spec_text
+from weir.online.store import DynamoOnlineStore
+from weir.runtime import RuntimeConfig, build_config
 
-SPEC = """
-name: bench_spend
-entity: {name: user, keys: [user_id]}
-source:
-  delta: t
-  event_time: event_ts
-  columns: {user_id: string, merchant_id: string, amount: double, event_ts: timestamp}
-features:
-  - {name: txn_count, aggregation: count, windows: [1h, 1d, 7d]}
-  - {name: txn_amount, aggregation: sum, column: amount, windows: [1d, 7d, 30d]}
-  - {name: max_amount, aggregation: max, column: amount, windows: [7d]}
-  - {name: last_merchant, aggregation: last, column: merchant_id}
-online: {ttl: 30d}
-"""
-T = datetime(2026, 3, 5, tzinfo=UTC)
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def make_items(n: int, run: datetime) -> list[OnlineItem]:
-    group = parse_spec_text(SPEC)
-    rnd = random.Random(1)
-    out = []
-    for i in range(n):
-        rows = [{"user_id": f"u{i}", "merchant_id": f"m{rnd.randrange(50)}", "amount": round(rnd.uniform(1, 99), 2),
-                 "event_ts": run - timedelta(seconds=rnd.randrange(20 * 86400))} for _ in range(12)]
-        tiles = []
-        for hop in group_hops(group):
-            by_end: dict[int, list[dict[str, object]]] = {}
-            for r in rows:
-                by_end.setdefault(tile_end(datetime_to_us(r["event_ts"]), hop), []).append(r)  # type: ignore[arg-type]
-            tiles += [py_tile_from_rows(group, rs, hop) for rs in by_end.values()]
-        newest = max(datetime_to_us(r["event_ts"]) for r in rows)  # type: ignore[arg-type]
-        out.append(OnlineItem(f"u{i}", newest, datetime_to_us(run), 1, newest // 1_000_000 + 30 * 86400,
-                              encode_tiles(tiles)))
-    return out
+GROUP = "user_spend"
 
 
 def pct(samples: list[float], q: float) -> float:
-    s = sorted(samples)
-    return s[min(len(s) - 1, int(q * len(s)))] * 1000
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def timed(fn: Callable[[], object], n: int) -> list[float]:
-    fn()  # warm up
+    for _ in range(3):
+        fn()  # warm up
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
@@ -87,130 +62,162 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
     return out
 
 
+def to_dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as ``get_items`` returns it -> DynamoDB's attribute-value form."""
+    def value(v: Any) -> dict[str, Any]:
+        if isinstance(v, bytes):
+            return {"B": v}
+        if isinstance(v, str):
+            return {"S": v}
+        if isinstance(v, dict):
+            return {"M": {k: value(x) for k, x in v.items()}}
+        return {"N": str(v)}
+
+    return {k: value(v) for k, v in item.items()}
+
+
+@contextmanager
+def server(name: str, base: RuntimeConfig) -> Iterator[str]:
+    """The endpoint of server ``name``: moto on the configured endpoint (started if needed), or a dynalite."""
+    if name == "dynalite":
+        from weir.devstack.dynalite import dynalite
+
+        with dynalite(base.state_dir) as endpoint:
+            yield endpoint
+        return
+    if name != "moto":
+        raise SystemExit(f"--servers: unknown server {name!r}; use moto and/or dynalite")
+    from weir.devstack.dynamodb import _dynamodb_answers, start_dynamodb
+    from weir.process import stop_process
+
+    try:
+        _dynamodb_answers(base)
+        yield base.dynamodb_endpoint
+    except Exception:  # nothing answers: start one for this run
+        start_dynamodb(base)
+        try:
+            yield base.dynamodb_endpoint
+        finally:
+            stop_process(base.state_dir / "dynamodb" / "dynamodb.pid")
+
+
+def run_server(name: str, endpoint: str, items: dict[str, dict[str, Any]], t_us: int, reads: int,
+               ) -> list[tuple[str, str]]:
+    from fastapi.testclient import TestClient
+
+    from weir.online.server import create_app
+
+    group = next(g for g in shipped_groups() if g.name == GROUP)
+    prefix = f"bench{os.getpid()}_"
+    config = build_config(dynamodb_endpoint=endpoint, dynamodb_table_prefix=prefix)
+    raw = dynamodb_client(config, max_attempts=1)
+    store = DynamoOnlineStore(config)
+    table = store.ensure_table(GROUP)
+    rows: list[tuple[str, str]] = []
+    try:
+        put_units = 0.0
+        for item in items.values():
+            resp = raw.put_item(TableName=table, Item=to_dynamo(item), ReturnConsumedCapacity="TOTAL")
+            put_units += float(resp.get("ConsumedCapacity", {}).get("CapacityUnits", 0))
+        computed_put = sum(write_units(item_size(i)) for i in items.values())
+        online = OnlineClient(config, groups=[group], store=store)
+        http = TestClient(create_app(config, client=online))
+        at = us_to_datetime(t_us).isoformat()
+        pks = sorted(items)
+        rnd = random.Random(2)
+        projection = ", ".join(f"#a{i}" for i in range(len(s.READ_ATTRIBUTES) + 1))
+        names = {f"#a{i}": a for i, a in enumerate((s.PK, *s.READ_ATTRIBUTES))}
+
+        def one() -> list[str]:
+            return [rnd.choice(pks)]
+
+        def hundred() -> list[str]:
+            return rnd.sample(pks, 100)
+
+        def batch_get(keys: list[str], capacity: str = "NONE") -> Any:
+            req: dict[str, Any] = {table: {"Keys": [{s.PK: {"S": k}} for k in keys],
+                                           "ProjectionExpression": projection, "ExpressionAttributeNames": names}}
+            out = raw.batch_get_item(RequestItems=req, ReturnConsumedCapacity=capacity)
+            while out.get("UnprocessedKeys"):
+                out = raw.batch_get_item(RequestItems=out["UnprocessedKeys"])
+            return out
+
+        def post(keys: list[str]) -> Any:
+            resp = http.post("/features", json={"features": [GROUP], "entities": keys, "at": at})
+            assert resp.status_code == 200, resp.text
+            return resp
+
+        sample = hundred()
+        reported = batch_get(sample, "TOTAL").get("ConsumedCapacity", [{}])[0].get("CapacityUnits")
+        computed_read = batch_read_units([item_size(items[k]) for k in sample])
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("read 1: raw GetItem", lambda: raw.get_item(
+                TableName=table, Key={s.PK: {"S": one()[0]}}, ProjectionExpression=projection,
+                ExpressionAttributeNames=names)),
+            ("read 1: SDK get_features", lambda: online.get_features(GROUP, one(), at=at)),
+            ("read 1: HTTP POST /features", lambda: post(one())),
+            ("read 100: raw BatchGetItem", lambda: batch_get(hundred())),
+            ("read 100: SDK get_features", lambda: online.get_features(GROUP, hundred(), at=at)),
+            ("read 100: HTTP POST /features", lambda: post(hundred())),
+        ]
+        p50: dict[str, float] = {}
+        p99: dict[str, float] = {}
+        for case, fn in cases:
+            samples = timed(fn, reads if "1:" in case else max(20, reads // 4))
+            p50[case], p99[case] = pct(samples, 0.5), pct(samples, 0.99)
+            rows.append((f"{name}, {case}", f"p50 {p50[case]:.2f} ms, p99 {p99[case]:.2f} ms"))
+        for n, base_case in (("1", "read 1: raw GetItem"), ("100", "read 100: raw BatchGetItem")):
+            for kind in ("SDK get_features", "HTTP POST /features"):
+                case = f"read {n}: {kind}"
+                ok = p99[case] / p99[base_case] <= 1.2
+                rows.append((f"{name}, ratio {kind.split()[0]} / raw, {n} entit{'y' if n == '1' else 'ies'}",
+                             f"p99 {p99[case] / p99[base_case]:.2f}x ({'met' if ok else 'not met'}), "
+                             f"p50 {p50[case] / p50[base_case]:.2f}x"))
+        rows += [
+            (f"{name}, ConsumedCapacity reported: {len(items)} PutItem / BatchGetItem of 100",
+             f"{put_units:,.1f} WCU / {reported} RCU"),
+            (f"{name}, weir.online.capacity for the same calls",
+             f"{computed_put:,} WCU / {computed_read:g} RCU"),
+        ]
+    finally:
+        store.drop_table(GROUP)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--items", type=int, default=2000)
+    ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--reads", type=int, default=200)
+    ap.add_argument("--servers", default="moto,dynalite")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
 
-    prefix = f"bench{uuid.uuid4().hex[:6]}_"
-    config = build_config(dynamodb_table_prefix=prefix)
-    client = dynamodb_client(config, max_attempts=1)
-    store = DynamoOnlineStore(config)
-    items = make_items(args.items, T)
-    avg_bytes = sum(len(i.tiles) for i in items) / len(items)
+    group = next(g for g in shipped_groups() if g.name == GROUP)
+    built = build_group(group, demo_events(args.users)["transactions"])
+    items = built.items()
+    sizes = sorted(item_size(i) for i in items.values())
+    base = build_config()
     rows: list[tuple[str, str]] = []
-    try:
-        # ---- writes -----------------------------------------------------------------------------------
-        stats = store.write_items("bench_spend", items)
-        weir_rate = args.items / stats.seconds
-        plain_table = store.ensure_table("bench_plain")
-        t0 = time.perf_counter()
-        for it in items:
-            client.put_item(TableName=plain_table, Item=it.to_dynamo())
-        plain_rate = args.items / (time.perf_counter() - t0)
-        ts_table = f"{prefix}bench_ts"
-        client.create_table(TableName=ts_table, BillingMode="PAY_PER_REQUEST",
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                  {"AttributeName": "sk", "AttributeType": "N"}],
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                       {"AttributeName": "sk", "KeyType": "RANGE"}])
-        client.get_waiter("table_exists").wait(TableName=ts_table)
-        t0 = time.perf_counter()
-        for i in range(0, len(items), 25):
-            req = {ts_table: [{"PutRequest": {"Item": {**it.to_dynamo(), "sk": {"N": str(it.newest_event_us)}}}}
-                              for it in items[i:i + 25]]}
-            while req:
-                req = client.batch_write_item(RequestItems=req).get("UnprocessedItems") or {}
-        batch_rate = args.items / (time.perf_counter() - t0)
-        rows += [("write: Weir conditional PutItem, 12 threads", f"{weir_rate:,.0f} items/s"),
-                 ("write: plain put_item loop (no condition)", f"{plain_rate:,.0f} items/s"),
-                 ("write: BatchWriteItem + timestamped sort key", f"{batch_rate:,.0f} items/s"),
-                 ("ratio Weir / plain loop", f"{weir_rate / plain_rate:.2f}x"),
-                 ("ratio Weir / BatchWriteItem", f"{weir_rate / batch_rate:.2f}x")]
-
-        # ---- reads ------------------------------------------------------------------------------------
-        online = OnlineClient(config, groups=[parse_spec_text(SPEC)], store=store)
-        from fastapi.testclient import TestClient
-
-        from weir.online.server import create_app
-
-        http = TestClient(create_app(config, client=online))
-        table = store.table_name("bench_spend")
-        rnd = random.Random(2)
-        one = lambda: [f"u{rnd.randrange(args.items)}"]  # noqa: E731
-        hundred = lambda: [f"u{i}" for i in rnd.sample(range(args.items), 100)]  # noqa: E731
-        pool = ThreadPoolExecutor(max_workers=16)
-
-        def query_newest(pk: str) -> object:
-            return client.query(TableName=ts_table, KeyConditionExpression="pk = :p",
-                                ExpressionAttributeValues={":p": {"S": pk}}, ScanIndexForward=False, Limit=1)
-
-        cases: list[tuple[str, Callable[[], object]]] = [
-            ("read 1: raw GetItem", lambda: client.get_item(TableName=table, Key={"pk": {"S": one()[0]}})),
-            ("read 1: SDK get_features", lambda: online.get_features("bench_spend", one(), at=T)),
-            ("read 1: HTTP POST /features", lambda: http.post(
-                "/features", json={"features": ["bench_spend"], "entities": one(), "at": T.isoformat()})),
-            ("read 1: Query newest (sort-key design)", lambda: query_newest(one()[0])),
-            ("read 100: raw BatchGetItem", lambda: client.batch_get_item(
-                RequestItems={table: {"Keys": [{"pk": {"S": k}} for k in hundred()]}})),
-            ("read 100: SDK get_features", lambda: online.get_features("bench_spend", hundred(), at=T)),
-            ("read 100: HTTP POST /features", lambda: http.post(
-                "/features", json={"features": ["bench_spend"], "entities": hundred(), "at": T.isoformat()})),
-            ("read 100: 100 Queries, 16 threads (sort-key)", lambda: list(pool.map(query_newest, hundred()))),
-        ]
-        p50: dict[str, float] = {}
-        for name, fn in cases:
-            samples = timed(fn, args.reads if "1:" in name else max(20, args.reads // 5))
-            p50[name] = pct(samples, 0.5)
-            rows.append((name, f"p50 {p50[name]:.2f} ms, p99 {pct(samples, 0.99):.2f} ms"))
-        rows += [
-            ("ratio SDK/raw, 1 entity", f"{p50['read 1: SDK get_features'] / p50['read 1: raw GetItem']:.2f}x"),
-            ("ratio HTTP/raw, 1 entity", f"{p50['read 1: HTTP POST /features'] / p50['read 1: raw GetItem']:.2f}x"),
-            ("ratio SDK/raw, 100 entities",
-             f"{p50['read 100: SDK get_features'] / p50['read 100: raw BatchGetItem']:.2f}x"),
-            ("ratio HTTP/raw, 100 entities",
-             f"{p50['read 100: HTTP POST /features'] / p50['read 100: raw BatchGetItem']:.2f}x"),
-        ]
-        pool.shutdown()
-    finally:
-        for t in ("bench_spend", "bench_plain", "bench_ts"):
-            store.drop_table(t)
-
-    cmd = f".venv/bin/python bench/bench_online.py --items {args.items} --reads {args.reads}"
-    header = (f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} x{__import__('os').cpu_count()} cores, "
-              f"endpoint {config.dynamodb_endpoint or 'AWS ' + config.dynamodb_region}, {args.items} items "
-              f"of {avg_bytes:,.0f} B (compressed tiles)")
+    load_before = os.getloadavg()[0]
+    for name in args.servers.split(","):
+        with server(name, base) as endpoint:
+            rows += run_server(name, endpoint, items, built.end_us, args.reads)
+    load_after = os.getloadavg()[0]
+    cmd = f".venv/bin/python bench/bench_online.py --users {args.users} --reads {args.reads} --servers {args.servers}"
+    header = (f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} x{os.cpu_count()} cores shared (load average "
+              f"{load_before:.1f} before, {load_after:.1f} after), servers on loopback: {args.servers}; "
+              f"{len(items):,} {GROUP} items (30 days of demo data + 12 h of stream), item size p50 "
+              f"{sizes[len(sizes) // 2]:,} B, p99 {sizes[int(0.99 * len(sizes))]:,} B")
     print(header)
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
+    width = max(len(a) for a, _ in rows)
+    for a, b in rows:
+        print(f"  {a:<{width}}  {b}")
     print(f"reproduce: {cmd}")
     if args.write_docs:
-        write_docs(header, rows, cmd)
+        from docs_section import replace_subsection
 
-
-def write_docs(header: str, rows: list[tuple[str, str]], cmd: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section = ["## Online store", "", f"`{cmd}` (with `weir dev up`), {header}.", "",
-               "| measurement | result |", "| --- | --- |", *[f"| {a} | {b} |" for a, b in rows], "",
-               "The local server (moto) is single-process Python: absolute numbers are far below AWS and the "
-               "write ratios mostly show client-side parallelism; rerun against AWS for capacity planning.",
-               "Choice: conditional PutItem. BatchWriteItem under a timestamped sort key writes faster here "
-               "(one request per 25 items to a single-threaded server), but it cannot enforce newest-wins at "
-               "write time, its reads need a Query per entity (no BatchGetItem), several times slower for "
-               "100 entities, and old versions pile up until cleaned. A daily publish is bounded by the "
-               "entity count, not by request count, and on AWS parallel puts scale with threads.", ""]
-    start = text.find("## Online store")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + "\n".join(section) + ("" if end < 0 else text[end + 1:])
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(section)
-    path.write_text(text)
-    print(f"wrote {path}")
+        replace_subsection("### Read latency", [f"`{cmd}`, {header}.", "", "| measurement | result |",
+                                                "| --- | --- |", *[f"| {a} | {b} |" for a, b in rows], ""])
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Read features online: ``OnlineClient(config).get_features(["user_spend"], [{"user_id": "u1"}])``.
 
-Values are computed at read time ``at`` (default: now) by merging the stored tiles with ``weir.compute``'s
-Python mirror (``py_feature_values``), so windows slide with read time: a ``1d`` count read a day after the
-last event is 0 even though nothing was written since.
+Values are computed at read time ``at`` (default: now) by merging the stored tiles (:mod:`weir.online.read_plan`,
+the arithmetic of ``weir.compute``'s ``py_feature_values``), so windows slide with read time: a ``1d`` count read a
+day after the last event is 0 even though nothing was written since.
 
 Per entity and group the result also carries:
 * ``found``: an unexpired item exists. An item is treated as missing when ``at`` reaches its ``expires_at`` or
@@ -32,15 +32,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from weir.compute.ir import output_type
-from weir.compute.layout import feature_default, is_expired
-from weir.compute.online_tile import decode_value
-from weir.compute.py_agg import py_feature_values
+from weir.compute.layout import is_expired
 from weir.compute.windows import datetime_to_us, us_to_datetime
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.interface import NOT_FOUND, OnlineStore
 from weir.online.keys import entity_pk
-from weir.online.parts import item_view
+from weir.online.read_plan import ReadPlan, read_view
 from weir.online.schema import READ_ATTRIBUTES
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import FeatureGroup
@@ -136,6 +133,7 @@ class OnlineClient:
         self.config = config or load_config()
         specs = list(groups) if groups is not None else load_specs(specs_dir or self.config.specs_dir)
         self.groups: dict[str, FeatureGroup] = {g.name: g for g in specs}
+        self.plans: dict[str, ReadPlan] = {g.name: ReadPlan(g) for g in specs}  # per-group work done once
         if store is None:
             from weir.online.store import DynamoOnlineStore
 
@@ -204,18 +202,16 @@ class OnlineClient:
     # -------------------------------------------------------------------------------------------- values
     def _group_features(self, group: FeatureGroup, columns: list[str], item: dict[str, Any] | None,
                         t_us: int) -> GroupFeatures:
-        by_column = {c.name: c.feature for c in group.output_columns()}
-        view = item_view(item) if item is not None else None
+        plan = self.plans.get(group.name)
+        if plan is None or plan.group is not group:
+            plan = self.plans[group.name] = ReadPlan(group)
+        view = read_view(plan, item) if item is not None else None
         if view is not None and (view.expires_at * 1_000_000 <= t_us
                                  or is_expired(group, view.newest_event_us, t_us)):
             view = None  # expired: DynamoDB's TTL deletion is lazy
         if view is None:
-            return GroupFeatures(group.name, {c: feature_default(by_column[c]) for c in columns}, False)
-        computed = py_feature_values(group, view.tiles, t_us)
-        values: dict[str, Any] = {}
-        for c in columns:
-            v = decode_value(output_type(group, by_column[c]), computed.get(c))
-            values[c] = feature_default(by_column[c]) if v is None else v
+            return GroupFeatures(group.name, plan.defaults(columns), False)
+        values = plan.values(view.tiles, t_us, columns)
         age_s = (t_us - view.as_of_us) / 1e6
         slo = group.online.freshness_slo_us
         return GroupFeatures(

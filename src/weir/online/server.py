@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from weir.compute.windows import us_to_datetime
@@ -196,6 +196,17 @@ def read_time_us(at: str | int | float | None) -> int:
     return t_us
 
 
+def json_response(payload: dict[str, Any]) -> Any:
+    """The answer as JSON, written once: ``to_dict`` already gives JSON types, so neither ``jsonable_encoder`` nor
+    the response model's validation runs per request (the model still documents the response). A NaN or infinite
+    value (JSON has none) takes the model's path, which writes it as null."""
+    try:
+        body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return jsonable_encoder(payload)
+    return Response(body.encode("utf-8"), media_type="application/json")
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": clip(message)})
 
@@ -243,7 +254,7 @@ def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None 
             "$ref": "#/components/schemas/FeatureRequest"}}}}})
     async def features(request: Request) -> Any:
         req = validate_request(parse_body(await request.body()), bounds)
-        return jsonable_encoder(await run_in_threadpool(answer, req))
+        return json_response(await run_in_threadpool(answer, req))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

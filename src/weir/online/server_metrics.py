@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from weir import metrics
 
@@ -21,26 +21,41 @@ def error_kind(status: int) -> str | None:
     return ERROR_KINDS.get(status, "client" if status < 500 else "internal")
 
 
-def instrument(app: FastAPI) -> None:
-    """Mount ``/metrics`` and time each request under its route template (bounded label values: unknown
-    paths are counted as ``other``, never by their raw path)."""
-    app.mount("/metrics", metrics.serve_metrics_app())
-    routes = {getattr(r, "path", "") for r in app.routes}
+class ObserveMiddleware:
+    """Times each request under its route template and counts errors by kind (plain ASGI: no per-request task
+    or response streaming wrapper, unlike ``@app.middleware("http")``)."""
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        path = request.url.path
-        if path.startswith("/metrics"):
-            return await call_next(request)
-        route = path if path in routes else "other"
+    def __init__(self, app: ASGIApp, routes: frozenset[str]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/metrics"):
+            await self.app(scope, receive, send)
+            return
+        route = path if path in self.routes else "other"
         start = time.perf_counter()
         status = 500
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_observed)
         finally:
             metrics.SERVE_LATENCY.labels(route).observe(time.perf_counter() - start)
             kind = error_kind(status)
             if kind is not None:
                 metrics.SERVE_ERRORS.labels(kind).inc()
+
+
+def instrument(app: FastAPI) -> None:
+    """Mount ``/metrics`` and time each request under its route template (bounded label values: unknown
+    paths are counted as ``other``, never by their raw path)."""
+    app.mount("/metrics", metrics.serve_metrics_app())
+    routes = frozenset(getattr(r, "path", "") for r in app.routes)
+    app.add_middleware(ObserveMiddleware, routes=routes)
