@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from builders import write_source
 from oracle import assert_feature_rows_match, group_values
 from pyspark.sql import functions as F
 
@@ -49,11 +50,6 @@ def _events() -> list[dict[str, Any]]:
              "event_ts": base + timedelta(seconds=rnd.randrange((DAYS - 4) * 86400))} for _ in range(300)]
 
 
-def _write(spark, path: str, events: list[dict[str, Any]], mode: str) -> None:  # type: ignore[no-untyped-def]
-    spark.createDataFrame([(e["user_id"], e["merchant_id"], e["amount"], e["event_ts"]) for e in events], SCHEMA) \
-        .write.format("delta").mode(mode).save(path)
-
-
 def _check(spark, group, config, events: list[dict[str, Any]], days: list[date]) -> None:  # type: ignore[no-untyped-def]
     rows = spark.read.format("delta").load(features_path(config, group.name)).collect()
     assert_feature_rows_match(group, events, rows, days)
@@ -63,7 +59,7 @@ def test_blocks_are_built_used_and_dropped_when_a_day_inside_is_rerun(spark, wei
     group = parse_spec_text(SPEC.format(name="g_blocks"), str(tmp_path / "g_blocks.yaml"))
     src, t_path = weir_config.table_path("g_blocks_src"), tiles_path(weir_config, "g_blocks")
     events = _events()
-    _write(spark, src, events, "overwrite")
+    write_source(spark, src, events, SCHEMA, "overwrite")
     day = [START + timedelta(days=i) for i in range(DAYS)]
     assert [i for i, d in enumerate(day) if is_block_end(d)] == [3, 10, 17, 24]
 
@@ -78,7 +74,7 @@ def test_blocks_are_built_used_and_dropped_when_a_day_inside_is_rerun(spark, wei
     # a late event inside the block ending on day 10; rerun day 8 only: that block is now older than a tile
     late = {"user_id": "u9", "merchant_id": "m1", "amount": 55.0,
             "event_ts": datetime.combine(day[8], datetime.min.time()) + timedelta(hours=7)}
-    _write(spark, src, [late], "append")
+    write_source(spark, src, [late], SCHEMA, "append")
     events = [*events, late]
     run_day(spark, group, day[8], weir_config)
     assert usable_blocks(spark, t_path, day[0], day[19]) == {day[3], day[17]}

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from builders import write_source
 from oracle import assert_feature_rows_match, assert_served_values_match
 
 from weir.runtime import RuntimeConfig
@@ -61,11 +62,6 @@ def _rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]
     return rows, valid, reasons
 
 
-def _write(spark: Any, path: str, rows: list[dict[str, Any]]) -> None:
-    spark.createDataFrame([(r["txn_id"], r["user_id"], r["amount"], r["status"], r["event_ts"]) for r in rows],
-                          COLS).write.format("delta").mode("overwrite").save(path)
-
-
 def test_hostile_rows_are_quarantined_and_copies_counted_once(spark: Any, weir_config: RuntimeConfig,
                                                               tmp_path_factory: Any) -> None:
     from weir.batch import backfill
@@ -73,7 +69,7 @@ def test_hostile_rows_are_quarantined_and_copies_counted_once(spark: Any, weir_c
     from weir.training import build
 
     rows, valid, reasons = _rows()
-    _write(spark, weir_config.table_path("src_hostile"), rows)
+    write_source(spark, weir_config.table_path("src_hostile"), rows, COLS)
     tmp = tmp_path_factory.mktemp("hostile_specs")
     group = parse_spec_text(SPEC.format(name="g_hostile", table="src_hostile"), str(tmp / "g_hostile.yaml"))
     days = [START + timedelta(days=i) for i in range(3)]

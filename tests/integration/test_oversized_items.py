@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import wire
 from oracle import group_values, us
 
 from weir.runtime import RuntimeConfig, build_config
@@ -51,10 +52,6 @@ def _events() -> list[dict[str, Any]]:
     return out
 
 
-def _wire(e: dict[str, Any]) -> dict[str, Any]:
-    return {**e, "event_ts": e["event_ts"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-
-
 def _assert_others_served(config: RuntimeConfig, group: Any, events: list[dict[str, Any]], t: datetime) -> None:
     from weir.online.client import OnlineClient
 
@@ -85,7 +82,7 @@ def test_stream_and_publish_set_the_oversized_entity_aside(stack: RuntimeConfig,
     config = build_config(lake_path=str(lake_dir / f"big-{run}"), checkpoint_path=str(lake_dir / f"bigck-{run}"),
                           dynamodb_table_prefix=f"bg{run}_")
     group = parse_spec_text(SPEC.format(name="big_stream", table="unused", topic=f"weir-test-big-{run}"))
-    produce_records(config, group, [_wire(e) for e in events], partition=0)
+    produce_records(config, group, [wire(e) for e in events], partition=0)
     processor = run_stream(spark, group, config, StreamOptions(available_now=True))
     assert processor.last is not None  # the query ran to the end: nothing stopped it
     _assert_others_served(config, group, events, t)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from builders import iso_z
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parse_oracle import expected_codes
@@ -40,13 +41,9 @@ NOW = datetime(2026, 3, 1, 12, 0)
 KAFKA_SCHEMA = "value binary, topic string, partition int, offset long, timestamp timestamp, now timestamp"
 
 
-def _iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def record(**over: Any) -> bytes:
     base: dict[str, Any] = {"txn_id": "t1", "user_id": "u1", "region": "eu", "amount": 1.5, "ratio": 0.5,
-                            "n": 3, "event_ts": _iso(NOW - timedelta(minutes=5))}
+                            "n": 3, "event_ts": iso_z(NOW - timedelta(minutes=5))}
     for k, v in over.items():
         if v is _DROP:
             base.pop(k)
@@ -79,10 +76,10 @@ CASES: list[tuple[str, bytes, set[str]]] = [
     ("escapes count", record(user_id="|" * 1023), {"key_too_long"}),  # 2046 bytes escaped + 3
     ("multi-byte", record(user_id="€" * 682), {"key_too_long"}),  # 2046 bytes + 3
     ("multi-byte fits", record(user_id="€" * 681), set()),
-    ("far future", record(event_ts=_iso(NOW + timedelta(days=365 * 60))), {"future_event_time"}),
-    ("just beyond max_future", record(event_ts=_iso(NOW + timedelta(hours=1, microseconds=1))),
+    ("far future", record(event_ts=iso_z(NOW + timedelta(days=365 * 60))), {"future_event_time"}),
+    ("just beyond max_future", record(event_ts=iso_z(NOW + timedelta(hours=1, microseconds=1))),
      {"future_event_time"}),
-    ("within max_future", record(event_ts=_iso(NOW + timedelta(minutes=59))), set()),
+    ("within max_future", record(event_ts=iso_z(NOW + timedelta(minutes=59))), set()),
     ("no event id", record(txn_id=_DROP), {"missing_event_id"}),
     ("empty event id", record(txn_id=""), {"empty_event_id"}),
     ("invalid UTF-8 in a string", record().replace(b'"u1"', b'"u\xff\xfe"'), {"not_utf8"}),
@@ -112,8 +109,8 @@ def test_each_hostile_record_gets_its_reason(spark: Any) -> None:
 _text = st.text(max_size=12) | st.sampled_from(["", "|", "\\", "a|b", "\u20ac" * 700, "x" * 2100])
 _number = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-(10**400), max_value=10**400)
            | st.sampled_from([1e308, -1e308, 3.5e38, 1e39, 5e-324]))
-_time = (st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9000, 1, 1)).map(_iso)
-         | st.sampled_from([_iso(NOW + timedelta(hours=1)), _iso(NOW + timedelta(hours=1, seconds=1)),
+_time = (st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9000, 1, 1)).map(iso_z)
+         | st.sampled_from([iso_z(NOW + timedelta(hours=1)), iso_z(NOW + timedelta(hours=1, seconds=1)),
                             "yesterday", "", "2026-13-01T00:00:00Z"]))
 _any = st.none() | st.booleans() | _number | _text | st.lists(st.integers(), max_size=2)
 _field = {"txn_id": _text | _any, "user_id": _text | _any, "region": _text, "amount": _number | _any,
