@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from weir.online import schema as s
+from weir.online.capacity import item_size
 from weir.online.errors import ITEM_LIMIT_BYTES, ItemTooLarge, OnlineStoreError
 from weir.online.interface import (
     NOT_FOUND,
@@ -182,21 +183,6 @@ class InMemoryOnlineStore:
             except OnlineStoreError:
                 return []
         return [RunTimes(int(i[s.NEWEST]), int(i[s.RUN])) for i in items if s.NEWEST in i and s.RUN in i]
-
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """DynamoDB's item size: attribute names plus values (UTF-8 strings, raw bytes, numbers about a byte per two
-    digits, maps their entries plus 3 bytes)."""
-    def value_size(v: Any) -> int:
-        if isinstance(v, bytes | bytearray):
-            return len(v)
-        if isinstance(v, str):
-            return len(v.encode("utf-8"))
-        if isinstance(v, Mapping):
-            return 3 + sum(len(str(k).encode("utf-8")) + value_size(x) for k, x in v.items())
-        return len(str(v)) // 2 + 1
-
-    return sum(len(k.encode("utf-8")) + value_size(v) for k, v in item.items())
 
 
 def _check_size(pk: str, item: Mapping[str, Any]) -> None:
