@@ -106,7 +106,7 @@ def _spine_times(commits: list[datetime], now: datetime) -> list[datetime]:
 
 def _build(spark, config, group, spine_rows, availability: str):  # type: ignore[no-untyped-def]
     spine = spark.createDataFrame(spine_rows, "user_id string, ts timestamp, label int")
-    return build(spine, ["g_known"], spark=spark, config=config, groups=[group], availability=availability)
+    return build(spine, [group.name], spark=spark, config=config, groups=[group], availability=availability)
 
 
 def test_known_at_counts_only_committed_events_and_differs_exactly_on_late_ones(spark, weir_config,  # type: ignore[no-untyped-def]
@@ -151,3 +151,35 @@ def test_an_unknown_availability_names_the_choices(spark, weir_config, late) -> 
     spine = spark.createDataFrame([("a", datetime(2026, 5, 1))], "user_id string, ts timestamp")
     with pytest.raises(TrainingSetError, match="'event_time' .* or 'known_at'"):
         build(spine, ["g_known"], spark=spark, config=weir_config, groups=[group], availability="arrival")
+
+
+def test_compaction_never_counts_a_row_before_its_commit(spark, weir_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """OPTIMIZE merges an on-time and a late commit into one file: its rows count from the later commit on
+    (documented: Delta does not record which old file a row came from), never before their own commit."""
+    from delta.tables import DeltaTable
+
+    rnd = random.Random(9)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    on_time = [_event(rnd, rnd.choice("ab"), now - timedelta(seconds=rnd.randrange(1, 86400))) for _ in range(30)]
+    late_rows = [_event(rnd, rnd.choice("ab"), now - timedelta(seconds=rnd.randrange(3600, 9 * 3600)))
+                 for _ in range(10)]
+    path = Path(weir_config.table_path("src_known_opt"))
+    commits = []
+    for i, batch in enumerate([on_time, late_rows]):
+        if i:
+            time.sleep(1.5)
+        spark.createDataFrame([(e["user_id"], e["merchant_id"], e["amount"], e["event_ts"]) for e in batch],
+                              SCHEMA).write.format("delta").mode("append").save(str(path))
+        commits.append(_at_ms(_commit_ms(path, i)))
+    DeltaTable.forPath(spark, str(path)).optimize().executeCompaction()
+    group = parse_spec_text(SPEC.replace("g_known", "g_known_opt").replace("src_known", "src_known_opt"),
+                            str(tmp_path / "g_known_opt.yaml"))
+    c1, c2 = commits
+    spine_rows = [(u, t, i) for i, (u, t) in enumerate((u, t) for u in "ab"
+                                                       for t in [c1, c1 + (c2 - c1) / 2, c2, c2 + timedelta(hours=1)])]
+    ts = _build(spark, weir_config, group, spine_rows, "known_at")
+    assert ts.lineage["groups"]["g_known_opt"]["commit_times"]["compacted_files"] >= 1
+    compacted = set(ts.lineage["groups"]["g_known_opt"]["commit_times"].items())
+    assert ("files", 1) in compacted  # one live file after OPTIMIZE: every row counts from c2
+    for r in ts.df.collect():
+        assert_served_values_match(group, on_time + late_rows if r.ts >= c2 else [], [r], TTL_US)
