@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -76,8 +77,9 @@ def check_source_schema(group: FeatureGroup, df: DataFrame, path: str) -> None:
             + "\n  - ".join(problems) + "\nFix the spec's source.columns or the table, then rerun.")
 
 
-def classify(rows: DataFrame, group: FeatureGroup) -> DataFrame:
-    """The declared columns of source ``rows`` and ``reason`` (NULL for an event; else why it is rejected).
+def classify(rows: DataFrame, group: FeatureGroup, keep: Sequence[str] = ()) -> DataFrame:
+    """The declared columns of source ``rows`` (and the columns ``keep``) and ``reason`` (NULL for an event; else
+    why it is rejected).
 
     Not events: a NULL event time or key, and what breaks a rule shared with the stream
     (:mod:`weir.compute.event_rules`: non-finite numbers, a key too long for DynamoDB, an event time beyond
@@ -94,7 +96,7 @@ def classify(rows: DataFrame, group: FeatureGroup) -> DataFrame:
               Check("missing_key", key_null, F.lit(f"null key ({', '.join(group.key_columns)})")),
               *typed_checks(group, F.current_timestamp())]
     reason, _ = combine(checks)
-    out = rows.select(*group.source.columns, reason.alias(REASON_COL))
+    out = rows.select(*group.source.columns, *keep, reason.alias(REASON_COL))
     eid = group.source.event_id
     if eid is None:
         return out
@@ -102,14 +104,15 @@ def classify(rows: DataFrame, group: FeatureGroup) -> DataFrame:
     duplicate = valid & (copy_rank(group, among=valid) > F.lit(1))
     text = F.concat(F.lit(f"duplicate event id {eid} "), F.col(eid).cast("string"), F.lit(" on event day "),
                     event_day(ts).cast("string"), F.lit(": an earlier copy is kept"))
-    return out.select(*group.source.columns, F.when(duplicate, text).otherwise(F.col(REASON_COL)).alias(REASON_COL))
+    return out.select(*group.source.columns, *keep,
+                      F.when(duplicate, text).otherwise(F.col(REASON_COL)).alias(REASON_COL))
 
 
-def valid_events(rows: DataFrame, group: FeatureGroup) -> DataFrame:
+def valid_events(rows: DataFrame, group: FeatureGroup, keep: Sequence[str] = ()) -> DataFrame:
     """The events of source ``rows`` (:func:`classify`'s rejects left out): what training sets read."""
     from pyspark.sql import functions as F
 
-    return classify(rows, group).where(F.col(REASON_COL).isNull()).drop(REASON_COL)
+    return classify(rows, group, keep).where(F.col(REASON_COL).isNull()).drop(REASON_COL)
 
 
 def read_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, first: date, last: date,

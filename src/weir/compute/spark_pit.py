@@ -17,11 +17,13 @@ from weir.compute.spark_agg import (
     ir_fields,
     tile_aggregations,
     window_aggregations,
+    with_tile_end,
 )
 from weir.compute.windows import feature_windows, group_hops
 from weir.spec.models import FeatureGroup
 
 _T = "__weir_t"
+_KNOWN_KEY = "__weir_known_key"
 
 
 def _tile_columns(group: FeatureGroup) -> list[str]:
@@ -79,22 +81,52 @@ def features_at(tiles: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: 
     return _aggregate(cand, s, group, t_col)
 
 
+def known_tiles(events: DataFrame, group: FeatureGroup, known_col: str) -> DataFrame:
+    """Tiles that also split events by when they became available (``known_col``, a timestamp).
+
+    An event available by its tile's end counts whenever the tile is full at t (``tile_end <= floor_h(t) <= t``),
+    so those share the tile's row (``_KNOWN_KEY`` NULL); a later one is in a row of its availability time, used
+    only at t at or after it. One row per (keys, hop, tile_end) when nothing arrived late.
+    """
+    keys = group.key_columns
+    clean = events.where(F.col(group.event_time).isNotNull())
+    for k in keys:
+        clean = clean.where(F.col(k).isNotNull())
+    parts: list[DataFrame] = []
+    for hop in group_hops(group):
+        tiled = with_tile_end(clean, group, hop)
+        late = F.when(F.col(known_col) > F.col(TILE_END_COL), F.col(known_col))
+        parts.append(tiled.withColumn(_KNOWN_KEY, late).groupBy(*keys, HOP_COL, TILE_END_COL, _KNOWN_KEY)
+                     .agg(*tile_aggregations(group, hop)))
+    result = parts[0]
+    for p in parts[1:]:
+        result = result.unionByName(p)
+    return result
+
+
 def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: str = "t",
-                           tiles: DataFrame | None = None) -> DataFrame:
+                           tiles: DataFrame | None = None, known_col: str | None = None) -> DataFrame:
     """Exact point-in-time values at arbitrary ``t`` (events with event time <= t only).
 
     Full tiles (``tile_end <= floor_h(t)``) come from ``tiles`` (built from ``events`` if not given);
     the head ``(floor_h(t), t]`` of every hop is aggregated from raw ``events`` per spine row, so an event
     after ``t`` never leaks in. Equals what ``py_feature_values`` serves online at ``t``.
+    With ``known_col`` (when each event became available), an event counts only if it was available at ``t``
+    too; tiles are then built here by ``known_tiles`` (``tiles`` must be None).
     """
     keys = group.key_columns
     s = _spine(spine, group, t_col)
     t_us = F.unix_micros(F.col(_T))
-    if tiles is None:
+    known = F.lit(True)
+    full_cond = (F.unix_micros(F.col(TILE_END_COL)) <= floor_us(t_us, F.col(HOP_COL))) & _lower_bound(group, t_us)
+    if known_col is not None:
+        assert tiles is None, "known_col builds its own tiles"
+        tiles = known_tiles(events, group, known_col)
+        full_cond = full_cond & (F.col(_KNOWN_KEY).isNull() | (F.col(_KNOWN_KEY) <= F.col(_T)))
+        known = F.col(known_col) <= F.col(_T)
+    elif tiles is None:
         tiles = build_tiles(events, group)
-    full = s.join(tiles, keys).where(
-        (F.unix_micros(F.col(TILE_END_COL)) <= floor_us(t_us, F.col(HOP_COL))) & _lower_bound(group, t_us)
-    )
+    full = s.join(tiles, keys).where(full_cond)
     parts = full.select(*keys, _T, *_tile_columns(group))
     ev = events.where(F.col(group.event_time).isNotNull())
     ts_us = F.unix_micros(F.col(group.event_time))
@@ -106,7 +138,7 @@ def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGr
         head = (
             s.withColumn(bucket, fl + F.lit(hop))
             .join(ev.withColumn(bucket, floor_us(ts_us - F.lit(1), hop) + F.lit(hop)), [*keys, bucket])
-            .where((ts_us > fl) & (ts_us <= t_us))
+            .where((ts_us > fl) & (ts_us <= t_us) & known)
             .groupBy(*keys, _T)
             .agg(*tile_aggregations(group, hop))
             .withColumn(HOP_COL, F.lit(hop).cast("long"))

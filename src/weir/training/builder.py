@@ -7,6 +7,10 @@ reads that day's row instead, which holds exactly those values, unless the row i
 computed from (an earlier day rerun with late events), then it merges tiles too. Entities whose newest event
 is the group's online TTL or more before t (age >= ttl) get the defaults, as online. The output records the
 spec hashes and the Delta versions it read, so it can be rebuilt exactly.
+
+With ``availability="known_at"`` an event counts at t only if it was also in the lake at t (the commit time of
+its file, ``weir.training.known_at``): values are what the online store could have served at t, without late
+events leaking into earlier rows. Tiles are then rebuilt from the events (stored ones hold every event).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _T = "__weir_spine_t"
 _ROW = "__weir_spine_row"
+#: ``build(availability=...)``: when an event starts to count
+AVAILABILITY = ("event_time", "known_at")
 
 
 @dataclass
@@ -177,7 +183,7 @@ def _source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, ver
 
 def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, times: _SpineTimes,
                   timestamp_col: str, config: RuntimeConfig, versions: dict[str, int], lineage: dict[str, Any],
-                  use_feature_table: bool) -> DataFrame:
+                  use_feature_table: bool, availability: str = "event_time") -> DataFrame:
     from pyspark.sql import functions as F
 
     from weir.compute.spark_agg import build_tiles
@@ -185,6 +191,8 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
 
     group = req.group
     src, src_version, source = _source(spark, group, config, versions)
+    if availability == "known_at":
+        return _known_at_values(spark, req, spine, times, timestamp_col, src, src_version, source, lineage)
 
     def all_events() -> DataFrame:
         from weir.batch.source import valid_events
@@ -224,6 +232,37 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     return values
 
 
+def _known_at_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, times: _SpineTimes,
+                     timestamp_col: str, src: str, src_version: int | None, source: LogSnapshot | None,
+                     lineage: dict[str, Any]) -> DataFrame:
+    """Values at each spine t from the events that were in the lake at t (their file's commit time <= t)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from weir.batch.source import valid_events
+    from weir.compute.event_rules import event_day
+    from weir.compute.spark_pit import point_in_time_features
+    from weir.training.known_at import KNOWN_COL, commit_times, with_known_at
+
+    group = req.group
+    if source is None:
+        raise TrainingSetError(f"availability='known_at' reads commit times from the Delta log of {src}, which "
+                               f"delta-rs cannot read; build with availability='event_time'")
+    times_of = commit_times(source)
+    rows = with_known_at(spark, _read(spark, src, src_version), times_of)
+    if group.source.event_id is not None:  # an event is known from its first copy on (the copy kept may be later)
+        copies = Window.partitionBy(F.col(group.source.event_id), event_day(F.col(group.event_time)))
+        rows = rows.withColumn(KNOWN_COL, F.min(KNOWN_COL).over(copies))
+    events = valid_events(rows, group, keep=[KNOWN_COL])
+    events = events.where((F.col(group.event_time) <= F.lit(times.latest)) & (F.col(KNOWN_COL) <= F.lit(times.latest)))
+    lineage["groups"][group.name] = {
+        "spec_hash": group.spec_hash(), "spec_file": group.path, "delta_versions": {src: src_version},
+        "tiles": "rebuilt", "availability": "known_at", "commit_times": times_of.lineage()}
+    keyed = spine.select(*group.key_columns, F.col(timestamp_col).alias(_T))
+    values = point_in_time_features(events, keyed, group, t_col=_T, known_col=KNOWN_COL)
+    return values.select(*group.key_columns, _T, *req.columns, NEWEST_COL)
+
+
 def _served(group: FeatureGroup, columns: list[str], values: DataFrame, t: Column, newest: Column) -> list[Column]:
     """The requested columns as online serves them at ``t``: defaults when the entity's newest event is at least
     the TTL old (age >= ttl) or it has none, and in place of NULL values where the spec has a default."""
@@ -244,7 +283,7 @@ def _served(group: FeatureGroup, columns: list[str], values: DataFrame, t: Colum
 def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = "ts",
           spark: SparkSession | None = None, config: RuntimeConfig | None = None,
           versions: dict[str, int] | None = None, groups: Sequence[FeatureGroup] | None = None,
-          use_feature_table: bool = True) -> TrainingSet:
+          use_feature_table: bool = True, availability: str = "event_time") -> TrainingSet:
     """The spine's rows with the requested features as of each row's ``timestamp_col``.
 
     ``spine`` is a DataFrame or a Delta path with the entity keys of every requested group, a timestamp column
@@ -252,6 +291,8 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     group names. ``versions`` pins Delta versions by table path (time travel) to rebuild an earlier set.
     Spine times on a run time (end of a day) the batch engine computed read its feature-table row, unless a
     later rerun of an earlier day made it stale or ``use_feature_table`` is off; other times merge tiles.
+    ``availability`` says when an event starts to count: ``"event_time"`` (default) at its event time;
+    ``"known_at"`` only once it was also in the lake (its Delta commit), as the online store saw it.
 
     >>> ts = build("/lake/spines/apps", ["user_spend:txn_amount_sum_7d", "merchant_risk"], timestamp_col="ts")
     >>> ts.df.show(), ts.lineage["groups"]
@@ -259,6 +300,9 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     from weir.spark import get_spark
     from weir.spec.loader import load_specs
 
+    if availability not in AVAILABILITY:
+        raise TrainingSetError(f"availability={availability!r} is not one of {', '.join(AVAILABILITY)}; pass "
+                               f"'event_time' (events count at their event time) or 'known_at' (once in the lake)")
     config = config or load_config()
     spark = spark or get_spark("weir-training", config)
     specs = {g.name: g for g in (groups if groups is not None else load_specs(config.specs_dir))}
@@ -268,7 +312,8 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
 
     from pyspark.sql import functions as F
 
-    lineage: dict[str, Any] = {"features": list(features), "timestamp_col": timestamp_col, "groups": {}}
+    lineage: dict[str, Any] = {"features": list(features), "timestamp_col": timestamp_col, "groups": {},
+                               "availability": availability}
     if isinstance(spine, str):
         lineage["spine"] = {"path": spine, "delta_version": table_version(spark, spine)}
     out, served = spine_df, []
@@ -276,7 +321,7 @@ def build(spine: DataFrame | str, features: Sequence[str], timestamp_col: str = 
     for i, req in enumerate(requests):
         # one row per (keys, t) of the group: joined to the spine as is, duplicate spine rows kept
         values = _group_values(spark, req, spine_df, times, timestamp_col, config, dict(versions or {}), lineage,
-                               use_feature_table)
+                               use_feature_table, availability)
         keys, newest = req.group.key_columns, f"__weir_newest_{i}"
         renamed = values.select(*[F.col(k).alias(f"__weir_k_{k}") for k in keys], _T, *req.columns,
                                 F.col(NEWEST_COL).alias(newest))
