@@ -4,9 +4,14 @@ One item per entity (docs/architecture.md): the tiles of every windowed hop that
 read at or after T (``tile_end <= T`` and within the longest window of that hop), with the lifetime features'
 IR columns blanked, plus one lifetime tile per entity holding the merged IR of the lifetime features as of T
 (from the batch engine's ``lifetime/<group>`` snapshot of ``ds``, else merged from every tile ending by T).
-The grouping per entity runs in Spark (``collect_list`` of tile structs); the driver streams the result with
-``toLocalIterator`` into parallel newest-wins conditional puts. A rerun ends in the same state: items already
-written by the interrupted run are rewritten with identical content (same events, same ``run_us``).
+The grouping per entity runs in Spark (``collect_list`` of tile structs); each Spark task then writes its own
+partition's items with newest-wins conditional puts (:mod:`weir.online.spark_writes`) and returns only counts.
+A rerun ends in the same state: items already written by the interrupted run (or a failed task attempt) are
+rewritten with identical content (same events, same ``run_us``).
+
+The driver-side path (every entity through ``toLocalIterator`` into driver threads) remains for a store that
+cannot travel to the executors (any store but :class:`DynamoOnlineStore`, e.g. the in-memory one) and as the
+benchmark's baseline (``writes="driver"``).
 
 Items whose newest event is ``online.ttl`` or more before T (age >= ttl) are not written (they would be served
 as missing anyway and DynamoDB's TTL would delete them): counted as ``expired``.
@@ -17,7 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
 from weir.compute.layout import (
@@ -39,6 +44,7 @@ from weir.online.codec import encode_tiles
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.interface import OnlineItem, OnlineStore, WriteStats
 from weir.online.keys import entity_pk
+from weir.online.spark_writes import EXPIRED, INVALID, Outcome, WriterSettings, write_on_executors
 from weir.online.store import DynamoOnlineStore
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import ColumnType, FeatureGroup
@@ -163,11 +169,39 @@ def _plain_tile(tile: Any) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class EntityItem:
+    """Row of :func:`entity_tiles` -> the entity's :class:`OnlineItem`, or why it is not written (picklable: it
+    runs on the executors)."""
+
+    group: FeatureGroup
+    t_us: int
+    source_version: int
+
+    def __call__(self, row: Any) -> Outcome:
+        newest = int(row[NEWEST_US])
+        if is_expired(self.group, newest, self.t_us):
+            return EXPIRED
+        try:
+            pk = entity_pk(self.group, {k: row[k] for k in self.group.key_columns})
+        except FeatureRequestError:
+            return INVALID
+        tiles = sorted((_plain_tile(t) for t in row[TILES]), key=lambda t: (t[HOP_COL], t[END]))
+        return OnlineItem(pk, newest, self.t_us, self.source_version, expires_at_s(self.group, newest),
+                          encode_tiles(tiles))
+
+
+Writes = Literal["executors", "driver"]
+
+
 def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: RuntimeConfig | None = None,
-            progress: bool = False, store: OnlineStore | None = None, log: bool = True) -> PublishSummary:
+            progress: bool = False, store: OnlineStore | None = None, log: bool = True,
+            writes: Writes | None = None) -> PublishSummary:
     """Publish the tiles of ``group`` as of the end of ``ds`` to DynamoDB (newest wins); see module doc.
 
-    ``progress=True`` draws a progress bar on the terminal (the CLI does; the library stays quiet).
+    ``progress=True`` draws a progress bar on the terminal (the CLI does; the library stays quiet): per
+    finished partition when the executors write. ``writes``: ``"executors"`` (the default for a
+    :class:`DynamoOnlineStore`) or ``"driver"`` (the only way for any other ``store``; the benchmark's baseline).
 
     >>> summary = publish(get_spark(), "user_spend", date(2026, 10, 31))
     >>> summary.written, summary.skipped, summary.source_version
@@ -177,41 +211,69 @@ def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: Ru
     config = config or load_config()
     spec = as_group(group, config.specs_dir)
     store = store or DynamoOnlineStore(config)
+    mode = writes or ("executors" if isinstance(store, DynamoOnlineStore) else "driver")
+    if mode == "executors" and not isinstance(store, DynamoOnlineStore):
+        raise OnlineStoreError(f"writes='executors' needs a DynamoOnlineStore (got {type(store).__name__}): "
+                               "executors build their own client; use writes='driver' for this store")
     began = time.perf_counter()
     table = store.ensure_table(spec.name)
     t_us = run_time_us(ds)
     grouped, version = entity_tiles(spark, spec, ds, config)
-    grouped = grouped.persist()
     summary = PublishSummary(spec.name, ds, datetime.fromtimestamp(t_us / 1e6, UTC), table, version)
-    try:
-        summary.entities = grouped.count()
-
-        def items() -> Any:
-            for row in grouped.toLocalIterator(prefetchPartitions=True):
-                newest = int(row[NEWEST_US])
-                if is_expired(spec, newest, t_us):
-                    summary.expired += 1
-                    continue
-                try:
-                    pk = entity_pk(spec, {k: row[k] for k in spec.key_columns})
-                except FeatureRequestError:
-                    summary.invalid += 1
-                    continue
-                tiles = sorted((_plain_tile(t) for t in row[TILES]),
-                               key=lambda t: (t[HOP_COL], t[END]))
-                yield OnlineItem(pk, newest, t_us, version, expires_at_s(spec, newest), encode_tiles(tiles))
-
-        stats = _write(store, spec.name, items(), summary.entities, progress)
-    finally:
-        grouped.unpersist()
-    summary.written, summary.skipped, summary.retried = stats.written, stats.skipped, stats.retried
-    summary.too_large = sorted(stats.too_large)
+    to_item = EntityItem(spec, t_us, version)
+    if isinstance(store, DynamoOnlineStore) and mode == "executors":
+        _publish_on_executors(grouped, spec.name, to_item, WriterSettings.like(store), progress, summary)
+    else:
+        _publish_from_driver(grouped, spec.name, to_item, store, progress, summary)
     summary.seconds = time.perf_counter() - began
     if summary.too_large:
         _quarantine(spark, config, summary)
     if log:
         _log(spark, config, summary)
     return summary
+
+
+def _publish_on_executors(grouped: DataFrame, group: str, to_item: EntityItem, settings: WriterSettings,
+                          progress: bool, summary: PublishSummary) -> None:
+    """Each task writes its partition (:mod:`weir.online.spark_writes`); the driver sums one row per task."""
+    if not progress:
+        counts = write_on_executors(grouped, group, to_item, settings)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("partitions, {task.fields[entities]:,} entities"), TimeElapsedColumn()) as bar:
+            task = bar.add_task(f"publish {group}", total=None, entities=0)
+            counts = write_on_executors(grouped, group, to_item, settings, on_partition=lambda done, total, n:
+                                        bar.update(task, completed=done, total=total, entities=n))
+    summary.entities, summary.expired, summary.invalid = counts.entities, counts.expired, counts.invalid
+    summary.written, summary.skipped, summary.retried = counts.written, counts.skipped, counts.retried
+    summary.too_large = sorted(counts.too_large)
+
+
+def _publish_from_driver(grouped: DataFrame, group: str, to_item: EntityItem, store: OnlineStore,
+                         progress: bool, summary: PublishSummary) -> None:
+    """Every entity through ``toLocalIterator`` into the driver's write threads (a store that cannot travel to
+    the executors, and the benchmark's baseline)."""
+    grouped = grouped.persist()
+    try:
+        summary.entities = grouped.count()
+
+        def items() -> Any:
+            for row in grouped.toLocalIterator(prefetchPartitions=True):
+                out = to_item(row)
+                if isinstance(out, OnlineItem):
+                    yield out
+                elif out == EXPIRED:
+                    summary.expired += 1
+                else:
+                    summary.invalid += 1
+
+        stats = _write(store, group, items(), summary.entities, progress)
+    finally:
+        grouped.unpersist()
+    summary.written, summary.skipped, summary.retried = stats.written, stats.skipped, stats.retried
+    summary.too_large = sorted(stats.too_large)
 
 
 def _quarantine(spark: SparkSession, config: RuntimeConfig, s: PublishSummary) -> None:
