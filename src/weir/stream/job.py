@@ -155,6 +155,7 @@ class BatchProcessor:
         self._ready = threading.Event()
         self._hwm: tuple[int, int | None] | None = None  # (batch id, high-water mark us) of the last batch
         self.last: BatchMetrics | None = None
+        self.last_phases: dict[str, float] = {}  # seconds per step of the last micro-batch (benchmarks)
         self.on_batch: Callable[[BatchMetrics], None] | None = None
 
     def set_query_id(self, query_id: str) -> None:
@@ -246,7 +247,9 @@ class BatchProcessor:
         phases: dict[str, float] = {}  # seconds per step, printed with the batch line
         group, query_id = self.group, self.query_id
         et = group.event_time
-        prev_hwm = self._previous_hwm(batch_id)
+        clock = _Phases(phases)
+        with clock("hwm"):
+            prev_hwm = self._previous_hwm(batch_id)
         lateness = group.source.allowed_lateness_us
         watermark = None if (prev_hwm is None or lateness is None) else prev_hwm - lateness
 
@@ -268,6 +271,7 @@ class BatchProcessor:
             n_in, n_bad, n_late = int(stats[0]), int(stats[1]), int(stats[2])
             batch_max, newest_on_time = stats[3], stats[4]
             hwm = max((v for v in (prev_hwm, batch_max) if v is not None), default=None)
+            clock.lap("parse+stats")
             tag = [F.lit(batch_id).cast("long").alias(BATCH_COL), F.lit(query_id).alias(QUERY_COL)]
 
             if n_bad:
@@ -277,6 +281,7 @@ class BatchProcessor:
                 self._append(bad, deadletter_path(self.config, group.name), batch_id, merge_schema=True)
                 drops = {r[0]: int(r[1]) for r in parsed.where(~is_valid).select(
                     F.explode(CODES_COL)).groupBy("col").count().collect()}
+                clock.lap("deadletter")
             declared = list(group.source.columns)
             if n_late:
                 late_rows = parsed.where(F.col(LATE_COL)).select(
@@ -284,15 +289,17 @@ class BatchProcessor:
                                                   f"{group.source.allowed_lateness})").alias(REASON_COL),
                     F.timestamp_micros(F.lit(watermark)).alias("watermark"), *tag)
                 self._append(late_rows, late_path(self.config, group.name), batch_id)
+                clock.lap("late")
             version = None
             if n_in - n_bad:
                 valid = parsed.where(is_valid).select(
                     *declared, *KAFKA_META, LATE_COL, *tag, F.to_date(F.col(et)).alias(PARTITION_COL))
                 e_path = events_path(self.config, group.name)
                 self._append(valid, e_path, batch_id, partition=True)
+                clock.lap("events")
                 version = table_version(self.spark, e_path)
+                clock.lap("version")
             t_events = time.perf_counter()
-            phases["parse+events"] = t_events - began
             self._stage(batch_id, "after_events")
 
             written = skipped = conflicts = 0
@@ -347,13 +354,41 @@ class BatchProcessor:
                      batch_id, merge_schema=True)
         phases["metrics"] = time.perf_counter() - t_metrics
         self._hwm = (batch_id, None if hwm is None else int(hwm))
-        self.last = m
+        phases["total"] = time.perf_counter() - began
+        self.last, self.last_phases = m, phases
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in phases.items())
         log.info("%s (%s)", m.line(), timing)
         print(f"{m.line()} ({timing})", flush=True)
         _write_last(self.config, m)
         if self.on_batch is not None:
             self.on_batch(m)
+
+
+class _Phases:
+    """Seconds per step of a micro-batch, added into ``into`` (printed with the batch line)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.t = time.perf_counter()
+
+    def mark(self) -> None:
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.into[name] = self.into.get(name, 0.0) + now - self.t
+        self.t = now
+
+    def __call__(self, name: str) -> _Phases:
+        self.mark()
+        self._name = name
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        self.lap(self._name)
 
 
 def _naive(v: Any) -> Any:
