@@ -13,7 +13,9 @@ write is therefore idempotent for a replayed batch id:
   ``txnAppId = weir-stream:<group>:<query id>`` and ``txnVersion = batch id``: Delta skips a version it has
   already committed for that app id;
 * online items record the last applied batch id per query id and are written conditionally
-  (:mod:`weir.stream.online`).
+  (:mod:`weir.stream.online`), by the Spark tasks themselves (:mod:`weir.stream.executor`: a task retried after
+  a worker died skips the entities its first attempt wrote);
+* the metrics row is appended with delta-rs under the same transaction id (:mod:`weir.stream.metrics_log`).
 
 Lateness. Spark's ``withWatermark`` only drops rows inside stateful operators; a stateless ``foreachBatch``
 pipeline never sees it. So lateness is decided here: the high-water mark ``H`` (max valid event time of all
