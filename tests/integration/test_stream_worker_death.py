@@ -54,7 +54,7 @@ def test_worker_killed_mid_writes_is_retried_without_double_counting(stack: Runt
     store = DynamoOnlineStore(config)
     try:
         done = subprocess.run([sys.executable, str(KILLING_JOB), name, "0", str(AFTER), str(marker)],
-                              env={**os.environ, **config.env()}, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, **config.env()}, capture_output=True, text=True, timeout=1200,
                               cwd=config.project_root)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert marker.exists(), "the fault never fired: " + done.stdout[-3000:]  # a worker really died mid-writes
