@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from weir.lake.s3 import s3a_spark_conf
 from weir.runtime import RuntimeConfig, load_config
 from weir.spark_jars import spark_jars, spark_packages, write_ivy_settings
 
@@ -73,6 +74,8 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
         .config("spark.sql.warehouse.dir", str(config.state_dir / "spark-warehouse"))
         .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(config.state_dir / "derby"))
     )
+    for key, value in s3a_spark_conf(config).items():  # the lake on s3a:// (weir.lake.s3)
+        builder = builder.config(key, value)
     # catalog (weir.catalog): the team's metastore when configured, else the in-memory one, attached below
     if config.catalog_metastore_uri:
         builder = builder.enableHiveSupport().config("spark.hadoop.hive.metastore.uris", config.catalog_metastore_uri)
