@@ -80,6 +80,11 @@ class RuntimeConfig(BaseModel):
     s3_path_style_access: bool = Field(
         False, description="Address buckets as `<endpoint>/<bucket>` instead of `<bucket>.<endpoint>` "
                            "(MinIO, moto and other S3-compatible servers need it).")
+    spark_jars_preinstalled: bool = Field(
+        False, description="The resolved jars exist at the same paths on every executor host (one machine, a "
+                           "shared volume, the same image): put them on the driver's and executors' class path "
+                           "instead of shipping them to each executor at every start (the S3 SDK bundle alone "
+                           "is about 600 MB).")
     spark_ui: bool = Field(False, description="Start the Spark web UI (off by default: quiet, no port taken).")
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Kafka brokers the streaming jobs and `weir produce` use; the local "

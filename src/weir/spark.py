@@ -7,6 +7,7 @@ no ``~/.m2`` and no shared mutable copy at session start, so concurrent starts c
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from weir.lake.s3 import s3a_spark_conf
@@ -43,6 +44,15 @@ def driver_bind_env(master: str) -> dict[str, str]:
     return {"SPARK_LOCAL_IP": "127.0.0.1"} if is_local_master(master) else {}
 
 
+def jar_conf(config: RuntimeConfig, jars: list[Path]) -> dict[str, str]:
+    """The resolved ``jars`` as ``spark.jars`` (shipped to executors), or, when ``spark_jars_preinstalled``, as
+    the driver's and executors' class path (read in place: nothing copied at each start)."""
+    if config.spark_jars_preinstalled:
+        path = os.pathsep.join(str(j) for j in jars)
+        return {"spark.driver.extraClassPath": path, "spark.executor.extraClassPath": path}
+    return {"spark.jars": ",".join(str(j) for j in jars)}
+
+
 def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> SparkSession:
     """Return the active SparkSession or build one for ``config`` (local mode by default).
 
@@ -61,7 +71,6 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
     builder = (
         SparkSession.builder.appName(app_name)
         .master(config.spark_master)
-        .config("spark.jars", ",".join(str(j) for j in spark_jars(config)))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
@@ -74,7 +83,8 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
         .config("spark.sql.warehouse.dir", str(config.state_dir / "spark-warehouse"))
         .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(config.state_dir / "derby"))
     )
-    for key, value in s3a_spark_conf(config).items():  # the lake on s3a:// (weir.lake.s3)
+    # the jars (shipped, or read in place) and the lake on s3a:// (weir.lake.s3)
+    for key, value in {**jar_conf(config, spark_jars(config)), **s3a_spark_conf(config)}.items():
         builder = builder.config(key, value)
     # catalog (weir.catalog): the team's metastore when configured, else the in-memory one, attached below
     if config.catalog_metastore_uri:

@@ -170,7 +170,8 @@ def cluster(stack: RuntimeConfig, s3_endpoint: str, tmp_path_factory: pytest.Tem
     fields = {"spark_master": "", "lake_path": f"s3a://{BUCKET}/{run}/lake",
               "checkpoint_path": f"s3a://{BUCKET}/{run}/checkpoints", "s3_endpoint": s3_endpoint,
               "s3_path_style_access": True, "specs_dir": str(specs), "spark_driver_memory": "1g",
-              "spark_shuffle_partitions": 2, "dynamodb_table_prefix": f"cl{run}_"}
+              "spark_shuffle_partitions": 2, "dynamodb_table_prefix": f"cl{run}_",
+              "spark_jars_preinstalled": True}  # one host: executors read the jars in place, none shipped
     spark_jars(build_config(**fields))  # hadoop-aws and its SDK bundle (`weir jars resolve --s3a` in setup)
     started = time.monotonic()
     spark = start_standalone(work, free_port(), free_port(), [free_port(), free_port()], worker_cores=1,

@@ -56,3 +56,13 @@ def test_hadoop_aws_matches_the_hadoop_pyspark_ships() -> None:
     assert shipped == {f"hadoop-client-api-{hadoop_version()}.jar"}
     assert f"org.apache.hadoop:hadoop-aws:{hadoop_version()}" in spark_packages(build_config(**S3))
     assert f"org.apache.hadoop:hadoop-aws:{hadoop_version()}" in spark_packages(build_config(), s3a=True)
+
+
+def test_jars_are_shipped_by_default_and_read_in_place_when_preinstalled() -> None:
+    from weir.spark import jar_conf
+
+    jars = [Path("/opt/jars/a.jar"), Path("/opt/jars/b.jar")]
+    assert jar_conf(build_config(), jars) == {"spark.jars": "/opt/jars/a.jar,/opt/jars/b.jar"}
+    assert jar_conf(build_config(spark_jars_preinstalled=True), jars) == {
+        "spark.driver.extraClassPath": "/opt/jars/a.jar:/opt/jars/b.jar",
+        "spark.executor.extraClassPath": "/opt/jars/a.jar:/opt/jars/b.jar"}
