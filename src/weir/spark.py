@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from weir.lake.s3 import s3a_spark_conf
 from weir.runtime import RuntimeConfig, load_config
-from weir.spark_jars import spark_jars, spark_packages, write_ivy_settings
+from weir.spark_jars import not_in_pyspark, spark_jars, spark_packages, write_ivy_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -48,7 +48,7 @@ def jar_conf(config: RuntimeConfig, jars: list[Path]) -> dict[str, str]:
     """The resolved ``jars`` as ``spark.jars`` (shipped to executors), or, when ``spark_jars_preinstalled``, as
     the driver's and executors' class path (read in place: nothing copied at each start)."""
     if config.spark_jars_preinstalled:
-        path = os.pathsep.join(str(j) for j in jars)
+        path = os.pathsep.join(str(j) for j in not_in_pyspark(jars))
         return {"spark.driver.extraClassPath": path, "spark.executor.extraClassPath": path}
     return {"spark.jars": ",".join(str(j) for j in jars)}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -61,6 +62,27 @@ def hadoop_version() -> str:
 def s3a_package() -> str:
     """``hadoop-aws`` of pyspark's Hadoop version; it brings the AWS SDK bundle its pom names."""
     return f"org.apache.hadoop:hadoop-aws:{hadoop_version()}"
+
+
+_JAR_NAME = re.compile(r"^(?:[^_]+__)?(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
+
+
+def jar_artifact(path: Path) -> str:
+    """``jackson-databind`` of ``jackson-databind-2.20.0.jar`` or ``com.fasterxml.jackson.core__jackson-databind-
+    2.13.5.jar`` (the resolved jars' ``org__artifact-version`` names)."""
+    match = _JAR_NAME.match(path.name)
+    return match.group("artifact") if match else path.stem
+
+
+def not_in_pyspark(jars: list[Path]) -> list[Path]:
+    """``jars`` less the artifacts pyspark ships in another version (Jackson, Hadoop client, Parquet, log4j...).
+
+    On the class path a jar wins over pyspark's own copy, so an older transitive one (Jackson 2.13 of a
+    dependency against Spark's 2.20) would break Spark; ``spark.jars`` avoids that by loading them after Spark's."""
+    import pyspark
+
+    shipped = {jar_artifact(p) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    return [j for j in jars if jar_artifact(j) not in shipped]
 
 
 def spark_packages(config: RuntimeConfig | None = None, s3a: bool | None = None) -> list[str]:
