@@ -66,3 +66,16 @@ def test_jars_are_shipped_by_default_and_read_in_place_when_preinstalled() -> No
     assert jar_conf(build_config(spark_jars_preinstalled=True), jars) == {
         "spark.driver.extraClassPath": "/opt/jars/a.jar:/opt/jars/b.jar",
         "spark.executor.extraClassPath": "/opt/jars/a.jar:/opt/jars/b.jar"}
+
+
+def test_jars_read_in_place_leave_out_what_pyspark_ships_in_another_version() -> None:
+    from weir.spark_jars import jar_artifact, not_in_pyspark
+
+    assert jar_artifact(Path("com.fasterxml.jackson.core__jackson-databind-2.13.5.jar")) == "jackson-databind"
+    assert jar_artifact(Path("jackson-module-scala_2.13-2.20.0.jar")) == "jackson-module-scala_2.13"
+    assert jar_artifact(Path("io.delta__delta-spark_4.1_2.13-4.4.0.jar")) == "delta-spark_4.1_2.13"
+    jars = [Path("/j/com.fasterxml.jackson.core__jackson-databind-2.13.5.jar"),
+            Path("/j/org.apache.hadoop__hadoop-client-api-3.4.2.jar"),
+            Path("/j/io.delta__delta-spark_4.1_2.13-4.4.0.jar"),
+            Path("/j/org.apache.hadoop__hadoop-aws-3.4.2.jar")]
+    assert not_in_pyspark(jars) == jars[2:]
