@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
-	$(BIN)/weir jars resolve
+	$(BIN)/weir jars resolve --s3a
 
 up: setup
 	$(BIN)/weir dev up

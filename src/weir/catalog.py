@@ -67,9 +67,10 @@ def group_entries(config: RuntimeConfig, group: FeatureGroup) -> list[CatalogEnt
 def _delta_exists(path: str) -> bool:
     from deltalake import DeltaTable
 
+    from weir.lake.delta_log import delta_rs_options
     from weir.lake.delta_log import delta_rs_uri as _uri
 
-    return bool(DeltaTable.is_deltatable(_uri(path)))
+    return bool(DeltaTable.is_deltatable(_uri(path), storage_options=delta_rs_options(path)))
 
 
 def written_training_sets(config: RuntimeConfig) -> list[str]:
@@ -78,10 +79,12 @@ def written_training_sets(config: RuntimeConfig) -> list[str]:
 
     from weir.lake.delta_log import delta_rs_uri as _uri
     from weir.lake.paths import training_lineage_path as lineage_path
+    from weir.lake.s3 import delta_rs_storage_options
 
     if not _delta_exists(lineage_path(config)):
         return []
-    col = DeltaTable(_uri(lineage_path(config))).to_pyarrow_table(columns=["training_set"]).column(0)
+    col = DeltaTable(_uri(lineage_path(config)), storage_options=delta_rs_storage_options(lineage_path(config), config)
+                     ).to_pyarrow_table(columns=["training_set"]).column(0)
     return sorted({p for p in col.to_pylist() if p})
 
 

@@ -71,6 +71,20 @@ class RuntimeConfig(BaseModel):
     spark_extra_packages: str = Field(
         "", description="Comma-separated Maven coordinates added to Spark's packages (e.g. for S3 access).",
         examples=["org.apache.hadoop:hadoop-aws:3.4.2"])
+    s3_endpoint: str = Field(
+        "", description="S3 API endpoint of the `s3a://` lake and checkpoints (Spark's S3A and delta-rs). Empty: "
+                        "AWS's regional endpoint. Credentials never go here: both read the AWS default chain "
+                        "(environment, profile, instance or pod role).",
+        examples=["http://minio.internal:9000"])
+    s3_region: str = Field("eu-west-1", description="AWS region of the lake's bucket.", examples=["us-east-1"])
+    s3_path_style_access: bool = Field(
+        False, description="Address buckets as `<endpoint>/<bucket>` instead of `<bucket>.<endpoint>` "
+                           "(MinIO, moto and other S3-compatible servers need it).")
+    spark_jars_preinstalled: bool = Field(
+        False, description="The resolved jars exist at the same paths on every executor host (one machine, a "
+                           "shared volume, the same image): put them on the driver's and executors' class path "
+                           "instead of shipping them to each executor at every start (the S3 SDK bundle alone "
+                           "is about 600 MB).")
     spark_ui: bool = Field(False, description="Start the Spark web UI (off by default: quiet, no port taken).")
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Kafka brokers the streaming jobs and `weir produce` use; the local "
@@ -118,6 +132,11 @@ class RuntimeConfig(BaseModel):
     def checkpoints(self) -> str:
         """Root of Structured Streaming checkpoints."""
         return self.checkpoint_path or str(self.state_dir / "checkpoints")
+
+    @property
+    def uses_s3a(self) -> bool:
+        """True when the lake or the checkpoints live on S3 (Spark then needs ``hadoop-aws``)."""
+        return self.lake.startswith("s3a://") or self.checkpoints.startswith("s3a://")
 
     @property
     def metrics_dir(self) -> Path:

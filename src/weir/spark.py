@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from weir.lake.s3 import s3a_spark_conf
 from weir.runtime import RuntimeConfig, load_config
-from weir.spark_jars import spark_jars, spark_packages, write_ivy_settings
+from weir.spark_jars import not_in_pyspark, spark_jars, spark_packages, write_ivy_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -43,6 +45,15 @@ def driver_bind_env(master: str) -> dict[str, str]:
     return {"SPARK_LOCAL_IP": "127.0.0.1"} if is_local_master(master) else {}
 
 
+def jar_conf(config: RuntimeConfig, jars: list[Path]) -> dict[str, str]:
+    """The resolved ``jars`` as ``spark.jars`` (shipped to executors), or, when ``spark_jars_preinstalled``, as
+    the driver's and executors' class path (read in place: nothing copied at each start)."""
+    if config.spark_jars_preinstalled:
+        path = os.pathsep.join(str(j) for j in not_in_pyspark(jars))
+        return {"spark.driver.extraClassPath": path, "spark.executor.extraClassPath": path}
+    return {"spark.jars": ",".join(str(j) for j in jars)}
+
+
 def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> SparkSession:
     """Return the active SparkSession or build one for ``config`` (local mode by default).
 
@@ -62,7 +73,6 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
     builder = (
         SparkSession.builder.appName(app_name)
         .master(config.spark_master)
-        .config("spark.jars", ",".join(str(j) for j in spark_jars(config)))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
@@ -75,6 +85,9 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
         .config("spark.sql.warehouse.dir", str(config.state_dir / "spark-warehouse"))
         .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + str(config.state_dir / "derby"))
     )
+    # the jars (shipped, or read in place) and the lake on s3a:// (weir.lake.s3)
+    for key, value in {**jar_conf(config, spark_jars(config)), **s3a_spark_conf(config)}.items():
+        builder = builder.config(key, value)
     # catalog (weir.catalog): the team's metastore when configured, else the in-memory one, attached below
     if config.catalog_metastore_uri:
         builder = builder.enableHiveSupport().config("spark.hadoop.hive.metastore.uris", config.catalog_metastore_uri)

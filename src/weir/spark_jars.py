@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -47,9 +48,51 @@ class SparkJarsError(RuntimeError):
     """The jars could not be resolved; the message names the cache, the repository and the command to rerun."""
 
 
-def spark_packages(config: RuntimeConfig | None = None) -> list[str]:
-    """Maven coordinates matching the installed pyspark and delta-spark, plus ``WEIR_SPARK_EXTRA_PACKAGES``."""
+def hadoop_version() -> str:
+    """The Hadoop version pyspark ships (``pyspark/jars/hadoop-client-api-<v>.jar``): hadoop-aws must match it."""
+    import pyspark
+
+    found = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    if not found:
+        raise SparkJarsError("pyspark's Hadoop jar (pyspark/jars/hadoop-client-api-*.jar) is missing; "
+                             "reinstall pyspark (make setup)")
+    return found[-1].name[len("hadoop-client-api-"):-len(".jar")]
+
+
+def s3a_package() -> str:
+    """``hadoop-aws`` of pyspark's Hadoop version; it brings the AWS SDK bundle its pom names."""
+    return f"org.apache.hadoop:hadoop-aws:{hadoop_version()}"
+
+
+_JAR_NAME = re.compile(r"^(?:[^_]+__)?(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
+
+
+def jar_artifact(path: Path) -> str:
+    """``jackson-databind`` of ``jackson-databind-2.20.0.jar`` or ``com.fasterxml.jackson.core__jackson-databind-
+    2.13.5.jar`` (the resolved jars' ``org__artifact-version`` names)."""
+    match = _JAR_NAME.match(path.name)
+    return match.group("artifact") if match else path.stem
+
+
+def not_in_pyspark(jars: list[Path]) -> list[Path]:
+    """``jars`` less the artifacts pyspark ships in another version (Jackson, Hadoop client, Parquet, log4j...).
+
+    On the class path a jar wins over pyspark's own copy, so an older transitive one (Jackson 2.13 of a
+    dependency against Spark's 2.20) would break Spark; ``spark.jars`` avoids that by loading them after Spark's."""
+    import pyspark
+
+    shipped = {jar_artifact(p) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    return [j for j in jars if jar_artifact(j) not in shipped]
+
+
+def spark_packages(config: RuntimeConfig | None = None, s3a: bool | None = None) -> list[str]:
+    """Maven coordinates matching the installed pyspark and delta-spark, plus ``WEIR_SPARK_EXTRA_PACKAGES``.
+
+    ``hadoop-aws`` (S3A) joins when ``s3a`` is true, by default when the lake or the checkpoints are on
+    ``s3a://``: its AWS SDK bundle is large, so local setups do not download it.
+    """
     config = config or load_config()
+    s3a = config.uses_s3a if s3a is None else s3a
     spark_v = version("pyspark")
     delta_v = version("delta-spark")
     major_minor = ".".join(spark_v.split(".")[:2])
@@ -57,6 +100,8 @@ def spark_packages(config: RuntimeConfig | None = None) -> list[str]:
         f"io.delta:delta-spark_{major_minor}_2.13:{delta_v}",
         f"org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_v}",
     ]
+    if s3a:
+        packages.append(s3a_package())
     packages += [p.strip() for p in config.spark_extra_packages.split(",") if p.strip()]
     return packages
 

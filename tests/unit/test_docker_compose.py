@@ -353,3 +353,17 @@ def test_airflow_has_real_users_not_everyone_admin(services: dict[str, dict[str,
     dockerfile = (ROOT / "docker" / "airflow" / "Dockerfile").read_text()
     assert re.search(r"apache-airflow-providers-fab==\$\{FAB_VERSION\}", dockerfile)
     assert re.search(r"^ARG FAB_VERSION=\d+\.\d+\.\d+$", dockerfile, re.M)
+
+
+def test_every_weir_variable_is_a_runtime_config_field_that_validates(compose: dict[str, Any]) -> None:
+    """The compose file configures Weir with the same profile fields as any deployment (docs/configuration.md):
+    a misspelt or removed ``WEIR_*`` name would be silently ignored by the config loader, so it fails here."""
+    from weir.runtime import RuntimeConfig
+
+    for name, service in compose["services"].items():
+        env = _env(service)
+        weir = {k[len("WEIR_"):].lower(): v for k, v in env.items() if k.startswith("WEIR_")}
+        unknown = sorted(k for k in weir if k not in RuntimeConfig.model_fields)
+        assert not unknown, f"{name}: WEIR_{', WEIR_'.join(u.upper() for u in unknown)} is not a runtime config field"
+        if weir:
+            RuntimeConfig(**weir)  # the values parse (ports are ints, booleans are booleans)

@@ -28,6 +28,14 @@ def delta_rs_uri(path: str) -> str:
     return "s3://" + path[len("s3a://"):] if path.startswith("s3a://") else path
 
 
+def delta_rs_options(path: str) -> dict[str, str] | None:
+    """delta-rs storage options for ``path`` from the runtime config (``weir.lake.s3``); None for local paths."""
+    from weir.lake.s3 import delta_rs_storage_options
+    from weir.runtime import load_config
+
+    return delta_rs_storage_options(path, load_config())
+
+
 def _naive_utc(value: Any) -> Any:
     """Timestamps as Spark hands them to Python in a UTC session: naive, in UTC."""
     if isinstance(value, datetime) and value.tzinfo is not None:
@@ -85,9 +93,10 @@ def log_snapshot(path: str, version: int | None = None) -> LogSnapshot | None:
 
     uri = delta_rs_uri(path)
     try:
-        if not DeltaTable.is_deltatable(uri):
+        options = delta_rs_options(path)
+        if not DeltaTable.is_deltatable(uri, storage_options=options):
             return None
-        table = DeltaTable(uri, version=version)
+        table = DeltaTable(uri, version=version, storage_options=options)
         actions = pa.table(table.get_add_actions(flatten=True))
         protocol, metadata = table.protocol(), table.metadata()
         schema_json = table.schema().to_json()

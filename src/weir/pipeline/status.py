@@ -20,6 +20,7 @@ from typing import Any
 
 from weir.lake.delta_log import delta_rs_uri
 from weir.lake.paths import run_status_path
+from weir.lake.s3 import delta_rs_storage_options
 from weir.runtime import RuntimeConfig
 
 Summary = dict[str, Any]
@@ -50,7 +51,8 @@ def record_step(config: RuntimeConfig, group_name: str, step: str, ds: str | Non
     table = pa.Table.from_pylist([row], schema=_schema())
     for attempt in range(COMMIT_ATTEMPTS):
         try:
-            write_deltalake(delta_rs_uri(run_status_path(config)), table, mode="append", partition_by=["group"])
+            write_deltalake(delta_rs_uri(run_status_path(config)), table, mode="append", partition_by=["group"],
+                            storage_options=delta_rs_storage_options(run_status_path(config), config))
             return
         except DeltaError:
             # two first writers racing to create the table (both write version 0): the loser appends again
@@ -64,9 +66,11 @@ def read_status(config: RuntimeConfig, group_name: str) -> dict[str, Any]:
     from deltalake import DeltaTable
 
     uri = delta_rs_uri(run_status_path(config))
-    if not DeltaTable.is_deltatable(uri):
+    options = delta_rs_storage_options(run_status_path(config), config)
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
         return {}
-    rows = DeltaTable(uri).to_pyarrow_table(partitions=[("group", "=", group_name)]).to_pylist()
+    table = DeltaTable(uri, storage_options=options)
+    rows = table.to_pyarrow_table(partitions=[("group", "=", group_name)]).to_pylist()
     out: dict[str, Any] = {}
     for row in sorted(rows, key=lambda r: r["recorded_at"]):
         at = row["recorded_at"].astimezone(UTC).isoformat(timespec="seconds")

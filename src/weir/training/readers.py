@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from weir.compute.layout import run_time
+from weir.lake.delta_log import delta_rs_options
 from weir.lake.delta_log import delta_rs_uri as _uri
 from weir.lake.paths import PARTITION_COL, features_path
 from weir.runtime import RuntimeConfig, load_config
@@ -34,7 +35,7 @@ def _open(path: str, version: int | None, what: str) -> DeltaTable:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        return DeltaTable(_uri(path), version=version)
+        return DeltaTable(_uri(path), version=version, storage_options=delta_rs_options(path))
     except TableNotFoundError:
         raise TrainingSetError(f"{what}: no Delta table at {path}; run its backfill (or build it) first, "
                                "or check WEIR_LAKE_PATH") from None
@@ -117,7 +118,9 @@ def training_set_path(name_or_path: str, config: RuntimeConfig | None = None) ->
 
     config = config or load_config()
     try:
-        written = DeltaTable(_uri(lineage_path(config))).to_pyarrow_table(columns=["training_set"])
+        lineage = lineage_path(config)
+        written = DeltaTable(_uri(lineage), storage_options=delta_rs_options(lineage)).to_pyarrow_table(
+            columns=["training_set"])
     except TableNotFoundError:
         written = None
     paths = sorted({p for p in (written.column(0).to_pylist() if written is not None else []) if p})
