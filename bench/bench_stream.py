@@ -19,7 +19,9 @@ with ``OnlineClient.get_features`` every 50 ms and the first read whose ``event_
 times it (p50/p99; this is the goal's figure). Also per event: the micro-batch's ``finished_at`` (Weir, from
 its metrics and event log) or the poll's write end (floor) minus the event time. Goals (issue #15): SDK
 freshness p99 <= 5 s and <= 1.5x the floor's at 1k events/s, <= 10 s and <= 1.5x at 5k/s. ``--write-docs``
-puts the rows in the "Streaming" section of docs/benchmarks.md, keeping rows of the other ``--design`` label.
+puts the rows in the "Streaming" section of docs/benchmarks.md; a row replaces the one of the same ``--design``
+label, server, entity count and rate, and other rows stay (so old and new designs, and runs split by
+configuration, sit in one table, each row labelled with its run's command).
 """
 
 from __future__ import annotations
@@ -383,6 +385,7 @@ def main() -> None:
     base = build_config()
     spark = get_spark("weir-bench-stream", base) if "weir" in systems else None
     load = os.getloadavg()
+    label = f"{args.design} ({datetime.now(UTC):%m-%d %H:%M})"
     rows: list[str] = []
     for server in args.servers.split(","):
         with server_endpoint(server, base) as endpoint:
@@ -398,14 +401,14 @@ def main() -> None:
                     floor = (run_floor(config, rate, args.seconds, users, args.max_catch_up)
                              if "floor" in systems else none)
                     print(server, floor, flush=True)
-                    rows.append(table_row(args.design, server, rate_s, args.trigger_seconds, weir, floor))
+                    rows.append(table_row(label, server, rate_s, args.trigger_seconds, weir, floor))
                     print(rows[-1], flush=True)
     load_after = os.getloadavg()
     header = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()} x{os.cpu_count()} cores, Spark "
               f"local[2], Kafka 4.1 KRaft, load average (1 min) {load[0]:.1f} before, {load_after[0]:.1f} after")
     print("\n" + header + "\n" + "\n".join([TABLE_HEAD, TABLE_RULE, *rows]) + f"\n\nreproduce: .venv/bin/{cmd}")
     if args.write_docs:
-        write_docs(args.design, header, rows, cmd)
+        write_docs(label, header, rows, cmd)
     if spark is not None:
         spark.stop()
 
@@ -414,7 +417,7 @@ TABLE_HEAD = ("| design | server (its write rate) | entities | events/s (achieve
               "freshness p50 / p99 s (probes seen) | Weir: SDK freshness p50 / p99 s (probes seen) | Weir p99 / "
               "floor p99 | goal (issue #15) |")
 TABLE_RULE = "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-RUNS_MARK = "Runs (one `--design` label each):"
+RUNS_MARK = "Runs (the first column of the table names its run):"
 
 INTRO = """\
 `bench/bench_stream.py` measures issue #15's freshness: event produced -> value readable through the SDK
@@ -454,29 +457,36 @@ on moto (0.34x). Every micro-batch then carried 17-26 s of fixed cost on 2 cores
 `tiles` 2-3 s, `online` 9-13 s on dynalite for 2,000 entities, `metrics` 1-2 s)."""
 
 
-def merge_section(old: str, design: str, header: str, rows: list[str], cmd: str) -> str:
-    """The new "Streaming" section: this run's rows and command replace those of the same ``design`` label;
-    other labels' rows and commands are kept from ``old`` (the current section's text)."""
-    kept_rows = [line for line in old.splitlines() if line.startswith("| ") and line != TABLE_HEAD
-                 and not line.startswith("| --- ") and line.split("|")[1].strip() not in (design, "design")
-                 and line.count("|") == TABLE_HEAD.count("|")]
-    kept_runs = [line for line in old.splitlines() if line.startswith("- `") and not line.startswith(f"- `{design}`")]
-    run = f"- `{design}`: `.venv/bin/{cmd}` (with `weir dev up`); {header}."
+def row_key(row: str) -> tuple[str, ...]:
+    """(design label, server, entities, rate) of a table row: a new run replaces the row with the same key."""
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    return (cells[0].split(" (")[0], cells[1].split(" (")[0], cells[2], cells[3].split(" (")[0])
+
+
+def merge_section(old: str, label: str, header: str, rows: list[str], cmd: str) -> str:
+    """The new "Streaming" section: this run's rows replace those of the same key (design, server, entities,
+    rate); other rows, and the run lines they refer to (``label`` = design and time), are kept from ``old``."""
+    new_keys = {row_key(r) for r in rows}
+    kept_rows = [line for line in old.splitlines() if line.startswith("| ") and line.count("|") == TABLE_HEAD.count("|")
+                 and line not in (TABLE_HEAD, TABLE_RULE) and row_key(line) not in new_keys]
+    labels = {line.split("|")[1].strip() for line in kept_rows}
+    kept_runs = [line for line in old.splitlines() if line.startswith("- `") and line[3:].split("`")[0] in labels]
+    run = f"- `{label}`: `.venv/bin/{cmd}` (with `weir dev up`); {header}."
     return "\n".join(["## Streaming", "", INTRO, "", RUNS_MARK, "", *sorted([*kept_runs, run]), "", TABLE_HEAD,
-                      TABLE_RULE, *sorted([*kept_rows, *rows], key=lambda r: r.split("|")[1].strip() != "old"), "",
-                      OLD_RUNS, "", ""])
+                      TABLE_RULE, *sorted([*kept_rows, *rows], key=lambda r: (row_key(r)[1:], r)), "", OLD_RUNS, "",
+                      ""])
 
 
-def write_docs(design: str, header: str, rows: list[str], cmd: str) -> None:
+def write_docs(label: str, header: str, rows: list[str], cmd: str) -> None:
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text()
     start = text.find("## Streaming")
     if start < 0:
-        path.write_text(text.rstrip() + "\n\n" + merge_section("", design, header, rows, cmd))
+        path.write_text(text.rstrip() + "\n\n" + merge_section("", label, header, rows, cmd))
         return
     end = text.find("\n## ", start + 1)
     old = text[start:end + 1] if end >= 0 else text[start:]
-    path.write_text(text[:start] + merge_section(old, design, header, rows, cmd) + (text[end + 1:] if end >= 0 else ""))
+    path.write_text(text[:start] + merge_section(old, label, header, rows, cmd) + (text[end + 1:] if end >= 0 else ""))
 
 
 if __name__ == "__main__":
