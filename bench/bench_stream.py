@@ -417,6 +417,7 @@ TABLE_HEAD = ("| design | server (its write rate) | entities | events/s (achieve
               "freshness p50 / p99 s (probes seen) | Weir: SDK freshness p50 / p99 s (probes seen) | Weir p99 / "
               "floor p99 | goal (issue #15) |")
 TABLE_RULE = "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+FINDINGS = "### Findings"
 RUNS_MARK = "Runs (the first column of the table names its run):"
 
 INTRO = """\
@@ -473,8 +474,17 @@ def merge_section(old: str, label: str, header: str, rows: list[str], cmd: str) 
     kept_runs = [line for line in old.splitlines() if line.startswith("- `") and line[3:].split("`")[0] in labels]
     run = f"- `{label}`: `.venv/bin/{cmd}` (with `weir dev up`); {header}."
     return "\n".join(["## Streaming", "", INTRO, "", RUNS_MARK, "", *sorted([*kept_runs, run]), "", TABLE_HEAD,
-                      TABLE_RULE, *sorted([*kept_rows, *rows], key=lambda r: (row_key(r)[1:], r)), "", OLD_RUNS, "",
-                      ""])
+                      TABLE_RULE, *sorted([*kept_rows, *rows], key=lambda r: (row_key(r)[1:], r)), "",
+                      *findings(old), OLD_RUNS, "", ""])
+
+
+def findings(old: str) -> list[str]:
+    """The section's hand-written ``### Findings`` subsection (the reading of the figures), kept as it is."""
+    start = old.find(FINDINGS)
+    if start < 0:
+        return []
+    end = old.find("\n### ", start + 1)
+    return [old[start:end if end >= 0 else len(old)].rstrip(), ""]
 
 
 def write_docs(label: str, header: str, rows: list[str], cmd: str) -> None:

@@ -44,3 +44,10 @@ def test_a_rerun_replaces_its_rows_and_keeps_the_other_designs() -> None:
     assert "| b |" not in third and "| d |" in third and "| c |" in third and "| a |" in third
     assert "`new (12-01 01:40)`" in third  # still referenced by the 100,000-entity row
     assert row_key(_row("new (x)", "moto", "2,000", "5,000", "e")) == ("new", "moto", "2,000", "5,000")
+
+
+def test_the_hand_written_findings_survive_a_rerun() -> None:
+    first = merge_section("", "old (1)", "h", [_row("old (1)", "moto", "2,000", "1,000", "a")], "python x")
+    edited = first.replace("### The old design", "### Findings\n\nThe server is the limit.\n\n### The old design")
+    again = merge_section(edited, "new (2)", "h", [_row("new (2)", "moto", "2,000", "1,000", "b")], "python x")
+    assert again.count("### Findings\n\nThe server is the limit.") == 1 and "| a |" in again and "| b |" in again
