@@ -7,6 +7,7 @@ no ``~/.m2`` and no shared mutable copy at session start, so concurrent starts c
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from weir.runtime import RuntimeConfig, load_config
@@ -56,7 +57,8 @@ def get_spark(app_name: str = "weir", config: RuntimeConfig | None = None) -> Sp
     config = config or load_config()
     for key, value in driver_bind_env(config.spark_master).items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", "python3"))
+    # executors run Weir code (the stream's online writes): locally, this interpreter (its venv's packages)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable if is_local_master(config.spark_master) else "python3")
     builder = (
         SparkSession.builder.appName(app_name)
         .master(config.spark_master)

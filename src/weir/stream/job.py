@@ -57,6 +57,7 @@ from weir.spec.loader import as_group
 from weir.spec.models import FeatureGroup
 from weir.stream.dedup import mark_duplicates
 from weir.stream.merge import GroupLayout
+from weir.stream.metrics_log import append_metrics_row, log_version
 from weir.stream.parse import CODES_COL, KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
 from weir.stream.state_files import last_metrics_file
 
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from pyspark.sql.streaming import StreamingQuery
 
     from weir.online.interface import OnlineStore
+    from weir.stream.executor import PartitionOutcome, WriteFault
 
 log = logging.getLogger("weir.stream")
 
@@ -85,6 +87,8 @@ class StreamOptions:
     available_now: bool = False
     max_offsets_per_trigger: int | None = 50_000
     starting_offsets: str = "earliest"
+    write_threads_per_task: int = 8  # parallel online writes in each Spark task (weir.stream.executor)
+    entities_per_chunk: int = 1000  # entities a task reads, merges and writes at a time (bounds its memory)
 
 
 @dataclass
@@ -137,12 +141,14 @@ StageHook = Callable[[int, str], None]
 class BatchProcessor:
     """The ``foreachBatch`` function of one group's query (see the module doc).
 
-    ``on_stage`` is the seam for fault injection: the exactly-once tests pass a hook that kills the process at
-    a chosen stage of a chosen batch; production passes none.
+    ``on_stage`` and ``write_fault`` are the seams for fault injection: the exactly-once tests pass a hook that
+    kills the driver at a chosen stage of a chosen batch, or a Python worker in the middle of its online writes
+    (:data:`weir.stream.executor.WriteFault`); production passes none.
     """
 
     def __init__(self, spark: SparkSession, group: FeatureGroup, config: RuntimeConfig,
-                 store: OnlineStore | None = None, on_stage: StageHook | None = None) -> None:
+                 store: OnlineStore | None = None, on_stage: StageHook | None = None,
+                 options: StreamOptions | None = None, write_fault: WriteFault | None = None) -> None:
         from weir.online.store import DynamoOnlineStore
 
         self.spark = spark
@@ -150,11 +156,14 @@ class BatchProcessor:
         self.config = config
         self.store: OnlineStore = store or DynamoOnlineStore(config)
         self.on_stage = on_stage
+        self.options = options or StreamOptions()
+        self.write_fault = write_fault
         self.layout = GroupLayout(group)
         self._query_id: str | None = None
         self._ready = threading.Event()
         self._hwm: tuple[int, int | None] | None = None  # (batch id, high-water mark us) of the last batch
         self.last: BatchMetrics | None = None
+        self.last_phases: dict[str, float] = {}  # seconds per step of the last micro-batch (benchmarks)
         self.on_batch: Callable[[BatchMetrics], None] | None = None
 
     def set_query_id(self, query_id: str) -> None:
@@ -232,6 +241,45 @@ class BatchProcessor:
         finally:
             rows.unpersist()
 
+    def _apply_online(self, tiles: DataFrame, batch_id: int, version: int, clock: _Phases) -> PartitionOutcome:
+        """Apply the micro-batch's tiles (keys + online tile fields) to the online items: on the executors for
+        DynamoDB (:mod:`weir.stream.executor`), on the driver for a store that cannot travel to them (an
+        in-memory store in unit tests)."""
+        from weir.online.store import DynamoOnlineStore
+        from weir.stream.executor import ExecutorStreamWriter, PartitionOutcome, apply_on_executors
+
+        run_us = time.time_ns() // 1000
+        if isinstance(self.store, DynamoOnlineStore):
+            writer = ExecutorStreamWriter(self.group, self.store.config, self.query_id, batch_id, run_us, version,
+                                          self.options.write_threads_per_task, self.options.entities_per_chunk,
+                                          self.write_fault)
+            outcome = apply_on_executors(tiles, writer)
+            clock.lap("tiles+online")
+            return outcome
+        from weir.stream.online import StreamOnlineWriter
+
+        rows = tiles.collect()
+        clock.lap("tiles")
+        group = self.group
+        by_pk: dict[str, list[dict[str, Any]]] = {}
+        keys_of: dict[str, tuple[Any, ...]] = {}
+        unwritable = 0
+        for row in rows:
+            d = row.asDict()
+            keys = {k: d.pop(k) for k in group.key_columns}
+            try:
+                pk = entity_pk(group, keys)
+            except FeatureRequestError:
+                unwritable += 1
+                continue
+            keys_of[pk] = tuple(keys.values())
+            by_pk.setdefault(pk, []).append(
+                {k: (bytes(v) if isinstance(v, bytearray | memoryview) else v) for k, v in d.items() if v is not None})
+        applied = StreamOnlineWriter(self.store, self.layout, self.query_id).apply(by_pk, batch_id, run_us, version)
+        clock.lap("online")
+        return PartitionOutcome(applied.written, applied.skipped_replay, applied.conflicts, applied.retried,
+                                unwritable, tuple(keys_of[pk] for pk in applied.too_large))
+
     def _stage(self, batch_id: int, stage: str) -> None:
         if self.on_stage is not None:
             self.on_stage(batch_id, stage)
@@ -246,7 +294,9 @@ class BatchProcessor:
         phases: dict[str, float] = {}  # seconds per step, printed with the batch line
         group, query_id = self.group, self.query_id
         et = group.event_time
-        prev_hwm = self._previous_hwm(batch_id)
+        clock = _Phases(phases)
+        with clock("hwm"):
+            prev_hwm = self._previous_hwm(batch_id)
         lateness = group.source.allowed_lateness_us
         watermark = None if (prev_hwm is None or lateness is None) else prev_hwm - lateness
 
@@ -268,6 +318,7 @@ class BatchProcessor:
             n_in, n_bad, n_late = int(stats[0]), int(stats[1]), int(stats[2])
             batch_max, newest_on_time = stats[3], stats[4]
             hwm = max((v for v in (prev_hwm, batch_max) if v is not None), default=None)
+            clock.lap("parse+stats")
             tag = [F.lit(batch_id).cast("long").alias(BATCH_COL), F.lit(query_id).alias(QUERY_COL)]
 
             if n_bad:
@@ -277,6 +328,7 @@ class BatchProcessor:
                 self._append(bad, deadletter_path(self.config, group.name), batch_id, merge_schema=True)
                 drops = {r[0]: int(r[1]) for r in parsed.where(~is_valid).select(
                     F.explode(CODES_COL)).groupBy("col").count().collect()}
+                clock.lap("deadletter")
             declared = list(group.source.columns)
             if n_late:
                 late_rows = parsed.where(F.col(LATE_COL)).select(
@@ -284,50 +336,38 @@ class BatchProcessor:
                                                   f"{group.source.allowed_lateness})").alias(REASON_COL),
                     F.timestamp_micros(F.lit(watermark)).alias("watermark"), *tag)
                 self._append(late_rows, late_path(self.config, group.name), batch_id)
+                clock.lap("late")
             version = None
             if n_in - n_bad:
                 valid = parsed.where(is_valid).select(
                     *declared, *KAFKA_META, LATE_COL, *tag, F.to_date(F.col(et)).alias(PARTITION_COL))
                 e_path = events_path(self.config, group.name)
                 self._append(valid, e_path, batch_id, partition=True)
-                version = table_version(self.spark, e_path)
-            t_events = time.perf_counter()
-            phases["parse+events"] = t_events - began
+                clock.lap("events")
+                version = log_version(e_path)
+                if version is None:  # a log delta-rs cannot read
+                    version = table_version(self.spark, e_path)
+                clock.lap("version")
             self._stage(batch_id, "after_events")
 
             written = skipped = conflicts = 0
             if newest_on_time is not None:
                 from weir.compute.spark_agg import build_tiles
-                from weir.stream.online import StreamOnlineWriter
 
                 on_time = parsed.where(is_valid & ~F.col(LATE_COL)).select(*declared)
-                tiles = build_tiles(on_time, group).select(*group.key_columns,
-                                                           *online_tile_fields(group)).collect()
-                t_tiles = time.perf_counter()
-                by_pk: dict[str, list[dict[str, Any]]] = {}
-                keys_of: dict[str, tuple[Any, ...]] = {}
-                for row in tiles:
-                    d = row.asDict()
-                    try:
-                        keys = {k: d.pop(k) for k in group.key_columns}
-                        pk = entity_pk(group, keys)
-                        keys_of[pk] = tuple(keys.values())
-                    except FeatureRequestError as exc:  # the parser dead-letters such keys: never expected
-                        log.warning("stream %s batch %s: entity not written online: %s", group.name, batch_id, exc)
-                        drops["key_unwritable"] = drops.get("key_unwritable", 0) + 1
-                        continue
-                    by_pk.setdefault(pk, []).append(
-                        {k: (bytes(v) if isinstance(v, bytearray | memoryview) else v) for k, v in d.items()
-                         if v is not None})
-                writer = StreamOnlineWriter(self.store, self.layout, query_id)
-                applied = writer.apply(by_pk, batch_id, time.time_ns() // 1000,
-                                       -1 if version is None else version)
-                written, skipped, conflicts = applied.written, applied.skipped_replay, applied.conflicts
-                if applied.too_large:
+                tiles = build_tiles(on_time, group).select(*group.key_columns, *online_tile_fields(group))
+                clock.mark()
+                outcome = self._apply_online(tiles, batch_id, -1 if version is None else version, clock)
+                written, skipped, conflicts = outcome.written, outcome.skipped_replay, outcome.conflicts
+                if outcome.key_unwritable:  # the parser dead-letters such keys: never expected
+                    log.warning("stream %s batch %s: %d entities not written online: key unwritable",
+                                group.name, batch_id, outcome.key_unwritable)
+                    drops["key_unwritable"] = drops.get("key_unwritable", 0) + outcome.key_unwritable
+                if outcome.too_large:
                     n_big = self._dead_letter_too_large(parsed.where(is_valid & ~F.col(LATE_COL)),
-                                                        [keys_of[pk] for pk in applied.too_large], batch_id, tag)
+                                                        list(outcome.too_large), batch_id, tag)
                     drops[ITEM_TOO_LARGE] = drops.get(ITEM_TOO_LARGE, 0) + n_big
-                phases["tiles"], phases["online"] = t_tiles - t_events, time.perf_counter() - t_tiles
+                    clock.lap("too_large")
             self._stage(batch_id, "after_online")
         finally:
             checked.unpersist()
@@ -341,19 +381,49 @@ class BatchProcessor:
             n_in / seconds if seconds > 0 else 0.0, written, skipped, conflicts, newest_dt,
             None if newest_dt is None else (finished - newest_dt).total_seconds(),
             _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version, drops)
-        metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
-        t_metrics = time.perf_counter()
-        self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), stream_metrics_path(self.config),
-                     batch_id, merge_schema=True)
-        phases["metrics"] = time.perf_counter() - t_metrics
+        clock.mark()
+        m_path = stream_metrics_path(self.config)
+        if not append_metrics_row(m_path, self.app_id, batch_id, asdict(m)):  # a table delta-rs cannot write
+            metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
+            self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), m_path, batch_id,
+                         merge_schema=True)
+        clock.lap("metrics")
         self._hwm = (batch_id, None if hwm is None else int(hwm))
-        self.last = m
+        phases["total"] = time.perf_counter() - began
+        self.last, self.last_phases = m, phases
         timing = ", ".join(f"{k} {v:.1f}s" for k, v in phases.items())
         log.info("%s (%s)", m.line(), timing)
         print(f"{m.line()} ({timing})", flush=True)
         _write_last(self.config, m)
         if self.on_batch is not None:
             self.on_batch(m)
+
+
+class _Phases:
+    """Seconds per step of a micro-batch, added into ``into`` (printed with the batch line)."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.t = time.perf_counter()
+
+    def mark(self) -> None:
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.into[name] = self.into.get(name, 0.0) + now - self.t
+        self.t = now
+
+    def __call__(self, name: str) -> _Phases:
+        self.mark()
+        self._name = name
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        self.lap(self._name)
 
 
 def _naive(v: Any) -> Any:
@@ -395,7 +465,8 @@ def kafka_reader(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
 
 def start_stream(spark: SparkSession, group: FeatureGroup | str, config: RuntimeConfig,
                  options: StreamOptions | None = None, store: OnlineStore | None = None,
-                 on_stage: StageHook | None = None) -> tuple[StreamingQuery, BatchProcessor]:
+                 on_stage: StageHook | None = None, write_fault: WriteFault | None = None,
+                 ) -> tuple[StreamingQuery, BatchProcessor]:
     """Start the group's query (resuming from its checkpoint) and return it with its batch processor.
 
     >>> query, processor = start_stream(get_spark(), group, config, StreamOptions(trigger_seconds=30))
@@ -403,7 +474,7 @@ def start_stream(spark: SparkSession, group: FeatureGroup | str, config: Runtime
     """
     options = options or StreamOptions()
     group = as_group(group, config.specs_dir)
-    processor = BatchProcessor(spark, group, config, store, on_stage)
+    processor = BatchProcessor(spark, group, config, store, on_stage, options, write_fault)
     processor.store.ensure_table(group.name)
     from pyspark.sql import functions as F
 
@@ -433,7 +504,8 @@ def is_kafka_metrics_npe(exc: BaseException) -> bool:
 def run_stream(spark: SparkSession, group: FeatureGroup | str, config: RuntimeConfig,
                options: StreamOptions | None = None, store: OnlineStore | None = None,
                max_bug_restarts: int = 3, on_stage: StageHook | None = None,
-               on_batch: Callable[[BatchMetrics], None] | None = None) -> BatchProcessor:
+               on_batch: Callable[[BatchMetrics], None] | None = None, write_fault: WriteFault | None = None,
+               ) -> BatchProcessor:
     """Run the group's query until it stops (``available_now``: when drained) or fails (re-raised).
 
     ``on_batch`` is called with each micro-batch's metrics (the CLI exports them to Prometheus).
@@ -446,7 +518,7 @@ def run_stream(spark: SparkSession, group: FeatureGroup | str, config: RuntimeCo
     restarts = 0
     group = as_group(group, config.specs_dir)
     while True:
-        query, processor = start_stream(spark, group, config, options, store, on_stage)
+        query, processor = start_stream(spark, group, config, options, store, on_stage, write_fault)
         processor.on_batch = on_batch
         try:
             query.awaitTermination()
