@@ -130,17 +130,23 @@ class Producer:
                     producer.send(self.topic, key=user.encode(),
                                   value=json.dumps(event(self.sent, user, now_us(), rnd)).encode())
                     self.sent += 1
-                if elapsed >= next_probe:
-                    ts = now_us()
-                    producer.send(self.topic, key=PROBE_USER.encode(),
-                                  value=json.dumps(event(-len(self.probes) - 1, PROBE_USER, ts, rnd)).encode())
-                    self.probes.append(ts)
-                    next_probe += PROBE_EVERY_S
+                    if self.sent % 100 == 0 and time.monotonic() - t0 >= next_probe:
+                        next_probe = self.probe(producer, rnd, next_probe)  # on time even when behind
+                if time.monotonic() - t0 >= next_probe:
+                    next_probe = self.probe(producer, rnd, next_probe)
                 time.sleep(0.002)
             producer.flush(timeout=60)
         finally:
             producer.close(timeout=10)
         self.achieved = self.sent / max(1e-9, time.monotonic() - t0)
+
+    def probe(self, producer: Any, rnd: random.Random, due: float) -> float:
+        """Send the probe entity's next event; returns when the one after is due."""
+        ts = now_us()
+        producer.send(self.topic, key=PROBE_USER.encode(),
+                      value=json.dumps(event(-len(self.probes) - 1, PROBE_USER, ts, rnd)).encode())
+        self.probes.append(ts)
+        return due + PROBE_EVERY_S
 
     @property
     def total(self) -> int:
