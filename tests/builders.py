@@ -3,8 +3,9 @@ events on the wire (the JSON a Kafka producer sends). The oracle over the same e
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 WIRE_TS = "%Y-%m-%dT%H:%M:%S.%fZ"  # event times on the wire: ISO 8601, microseconds, UTC with a Z
@@ -17,6 +18,20 @@ def iso_z(dt: datetime) -> str:
 def wire(event: Mapping[str, Any], ts_cols: Sequence[str] = ("event_ts",)) -> dict[str, Any]:
     """``event`` as a producer sends it: timestamp columns as ISO 8601 strings (None stays None)."""
     return {k: (iso_z(v) if k in ts_cols and isinstance(v, datetime) else v) for k, v in event.items()}
+
+
+def make_events(n: int, seed: int, users: int = 4, start: datetime = datetime(2026, 2, 10, 9, 0),
+                span_h: float = 30, merchants: int = 5) -> list[dict[str, Any]]:
+    """``n`` seeded card transactions (txn_id, user_id, merchant_id, amount, status, event_ts) of ``users`` users
+    over ``span_h`` hours from ``start``, about a third declined, sorted by event time."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        ts = start + timedelta(seconds=rnd.randint(0, int(span_h * 3600)), microseconds=rnd.randint(0, 999_999))
+        out.append({"txn_id": f"t{seed}-{i}", "user_id": f"u{rnd.randint(1, users)}",
+                    "merchant_id": f"m{rnd.randint(1, merchants)}", "amount": round(rnd.uniform(1, 300), 2),
+                    "status": rnd.choice(["approved", "approved", "declined"]), "event_ts": ts})
+    return sorted(out, key=lambda e: e["event_ts"])
 
 
 def schema_columns(schema: str) -> list[str]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_events, wire
 from oracle import assert_feature_rows_match, assert_served_values_match, group_values, same_value, us
 
 from weir.runtime import RuntimeConfig, build_config
@@ -60,19 +61,6 @@ online: {{ttl: 30d, freshness_slo: 1h}}
 expectations:
   - {{expectation: ExpectColumnValuesToNotBeNull, kwargs: {{column: user_id}}}}
 """
-
-
-def make_events(n: int, seed: int, start: datetime, span_h: float) -> list[dict[str, Any]]:
-    import random
-
-    rnd = random.Random(seed)
-    out = []
-    for i in range(n):
-        ts = start + timedelta(seconds=rnd.randint(0, int(span_h * 3600)), microseconds=rnd.randint(0, 999_999))
-        out.append({"txn_id": f"t{seed}-{i}", "user_id": f"u{rnd.randint(1, 5)}",
-                    "merchant_id": f"m{rnd.randint(1, 4)}", "amount": round(rnd.uniform(1, 300), 2),
-                    "status": rnd.choice(["approved", "approved", "declined"]), "event_ts": ts})
-    return sorted(out, key=lambda e: e["event_ts"])
 
 
 @dataclass
@@ -224,7 +212,8 @@ def _assert_served(cluster: Cluster, group: FeatureGroup, events: list[dict[str,
 def test_batch_path_on_the_cluster(cluster: Cluster) -> None:
     """Backfill, validate, publish and a training set, each a driver on the cluster; all equal the oracle."""
     group = cluster.group("cluster_batch")
-    events = make_events(60, seed=17, start=datetime.combine(DAYS[0], datetime.min.time()), span_h=71)
+    events = make_events(60, seed=17, users=5, start=datetime.combine(DAYS[0], datetime.min.time()), span_h=71,
+                         merchants=4)
     _write_source(cluster, events)
     first, last = DAYS[0].isoformat(), DAYS[-1].isoformat()
 
@@ -269,9 +258,8 @@ def test_stream_available_now_on_the_cluster(cluster: Cluster) -> None:
     from weir.stream import produce_records
 
     group = cluster.group("cluster_stream")
-    events = make_events(24, seed=5, start=datetime(2026, 2, 13, 8), span_h=20)
-    wire = [{**e, "event_ts": e["event_ts"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")} for e in events]
-    produce_records(cluster.config, group, wire, partition=0)
+    events = make_events(24, seed=5, users=5, start=datetime(2026, 2, 13, 8), span_h=20, merchants=4)
+    produce_records(cluster.config, group, [wire(e) for e in events], partition=0)
     cluster.weir("stream", group.name, "--available-now")
     t = max(e["event_ts"] for e in events)
     _assert_served(cluster, group, events, t)
@@ -301,7 +289,8 @@ def test_backfill_with_the_lake_and_checkpoints_on_s3a(s3_endpoint: str, tmp_pat
     try:
         s3 = Cluster("local[2]", config, env, specs, {})
         day = DAYS[0]
-        events = make_events(20, seed=3, start=datetime.combine(day, datetime.min.time()), span_h=23)
+        events = make_events(20, seed=3, users=5, start=datetime.combine(day, datetime.min.time()), span_h=23,
+                             merchants=4)
         _write_source(s3, events)
         s3.weir("backfill", "s3_batch", "--start", day.isoformat(), "--end", day.isoformat())
         rows = [_Row(r) for r in s3.read(config.table_path("features/s3_batch"))]

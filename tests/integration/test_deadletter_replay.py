@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_stream_job import assert_online_matches_oracle, make_events, make_group, wire
+from builders import make_events, wire
+from test_stream_job import assert_online_matches_oracle, make_group
 
 from weir.runtime import RuntimeConfig, build_config
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
+from builders import make_events, wire
+from test_stream_job import SPEC, assert_online_matches_oracle
 
 from weir.jobs import job_file
 from weir.runtime import RuntimeConfig, build_config

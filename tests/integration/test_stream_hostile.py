@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_events, wire
 from oracle import group_values, us
 from parse_oracle import expected_codes
-from test_stream_job import assert_values, make_events, read_online, wire
+from test_stream_job import assert_values, read_online
 
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text

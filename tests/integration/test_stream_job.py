@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import make_events, wire
 from oracle import group_values, us
 
 from weir.online.client import OnlineClient
@@ -53,23 +54,6 @@ BASE = datetime(2026, 2, 10, 9, 0)
 
 def make_group(name: str, topic: str, table: str = "unused_source") -> FeatureGroup:
     return parse_spec_text(SPEC.format(name=name, topic=topic, table=table))
-
-
-def make_events(n: int, seed: int, users: int = 4, start: datetime = BASE, span_h: float = 30) -> list[dict[str, Any]]:
-    import random
-
-    rnd = random.Random(seed)
-    out = []
-    for i in range(n):
-        ts = start + timedelta(seconds=rnd.randint(0, int(span_h * 3600)), microseconds=rnd.randint(0, 999_999))
-        out.append({"txn_id": f"t{seed}-{i}", "user_id": f"u{rnd.randint(1, users)}",
-                    "merchant_id": f"m{rnd.randint(1, 5)}", "amount": round(rnd.uniform(1, 300), 2),
-                    "status": rnd.choice(["approved", "approved", "declined"]), "event_ts": ts})
-    return sorted(out, key=lambda e: e["event_ts"])
-
-
-def wire(e: dict[str, Any]) -> dict[str, Any]:
-    return {**e, "event_ts": e["event_ts"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
 
 
 def assert_values(got: dict[str, Any], want: dict[str, Any], where: str) -> None:

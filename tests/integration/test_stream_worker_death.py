@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_stream_job import SPEC, assert_online_matches_oracle, make_events, wire
+from builders import make_events, wire
+from test_stream_job import SPEC, assert_online_matches_oracle
 
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
