@@ -131,3 +131,17 @@ def test_weir_view_shows_every_group_with_its_pipeline_state(tmp_path: Path) -> 
     page = client.get("/")
     assert page.status_code == 200 and "user_spend" in page.text and "validation FAILED" in page.text
     assert json.loads(client.get("/api/groups").text)["groups"][0]["group"] == "user_spend"
+
+
+def test_spark_submit_reads_preinstalled_jars_in_place_and_passes_the_s3a_settings(tmp_path: Path) -> None:
+    """With ``spark_jars_preinstalled`` the jars go on the class path at launch (nothing shipped), and a lake on
+    ``s3a://`` gets its endpoint settings on the command line (the job's session is built under spark-submit)."""
+    config = build_config(state_dir=tmp_path, spark_master="spark://master:7077", spark_jars_preinstalled=True,
+                          lake_path="s3a://lake/weir", s3_endpoint="http://127.0.0.1:9000")
+    _plant_resolved_jars(config)
+    cmd = spark_submit_command(config, "compute", ["--group", "g", "--ds", "2026-01-02"], binary="spark-submit")
+    confs = dict(cmd[i + 1].split("=", 1) for i, c in enumerate(cmd) if c == "--conf")
+    assert "--jars" not in cmd
+    assert "io.delta__delta-spark" in confs["spark.driver.extraClassPath"]
+    assert confs["spark.executor.extraClassPath"] == confs["spark.driver.extraClassPath"]
+    assert confs["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"

@@ -45,14 +45,19 @@ def spark_submit_command(config: RuntimeConfig, job: str, args: list[str], app_n
     The same resolved jar files as :func:`weir.spark.get_spark` (resolved first if missing), so a task never
     runs Ivy and parallel tasks share nothing mutable.
     """
+    from weir.lake.s3 import s3a_spark_conf
+    from weir.spark import jar_conf
     from weir.spark_jars import spark_jars
 
+    # the jars shipped (spark.jars) or read in place (class path: set at launch, before the driver JVM starts)
+    launch = [arg for key, value in {**jar_conf(config, spark_jars(config)), **s3a_spark_conf(config)}.items()
+              for arg in (("--jars", value) if key == "spark.jars" else ("--conf", f"{key}={value}"))]
     return [
         binary or spark_submit_binary(),
         "--master", config.spark_master,
         "--name", app_name or f"weir-{job}",
         "--driver-memory", config.spark_driver_memory,
-        "--jars", ",".join(str(j) for j in spark_jars(config)),
+        *launch,
         "--conf", "spark.sql.session.timeZone=UTC",
         "--conf", f"spark.ui.enabled={str(config.spark_ui).lower()}",
         "--conf", "spark.ui.showConsoleProgress=false",
