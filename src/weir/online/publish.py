@@ -44,7 +44,7 @@ from weir.online.codec import encode_tiles
 from weir.online.errors import FeatureRequestError, OnlineStoreError
 from weir.online.interface import OnlineItem, OnlineStore, WriteStats
 from weir.online.keys import entity_pk
-from weir.online.spark_writes import EXPIRED, INVALID, Outcome, WriterSettings, write_on_executors
+from weir.online.spark_writes import EXPIRED, INVALID, Outcome, WriterSettings, items_of, write_on_executors
 from weir.online.store import DynamoOnlineStore
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import ColumnType, FeatureGroup
@@ -259,17 +259,8 @@ def _publish_from_driver(grouped: DataFrame, group: str, to_item: EntityItem, st
     try:
         summary.entities = grouped.count()
 
-        def items() -> Any:
-            for row in grouped.toLocalIterator(prefetchPartitions=True):
-                out = to_item(row)
-                if isinstance(out, OnlineItem):
-                    yield out
-                elif out == EXPIRED:
-                    summary.expired += 1
-                else:
-                    summary.invalid += 1
-
-        stats = _write(store, group, items(), summary.entities, progress)
+        items = items_of(grouped.toLocalIterator(prefetchPartitions=True), to_item, summary)
+        stats = _write(store, group, items, summary.entities, progress)
     finally:
         grouped.unpersist()
     summary.written, summary.skipped, summary.retried = stats.written, stats.skipped, stats.retried

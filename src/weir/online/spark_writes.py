@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from weir.online.interface import OnlineItem
 from weir.online.store import DynamoOnlineStore
@@ -127,24 +127,38 @@ class CrashOnce:
 FAULT: CrashOnce | None = None  # tests only: see CrashOnce
 
 
+class Tally(Protocol):
+    """Where the rows not written are counted (a task's counts, or the publish summary)."""
+
+    expired: int
+    invalid: int
+
+
+def items_of(rows: Iterable[Any], to_item: ToItem, tally: Tally) -> Iterator[OnlineItem]:
+    """The rows' items; a row past its TTL or with a key DynamoDB cannot store is counted in ``tally``."""
+    for row in rows:
+        out = to_item(row)
+        if isinstance(out, OnlineItem):
+            yield out
+        elif out == EXPIRED:
+            tally.expired += 1
+        else:
+            tally.invalid += 1
+
+
 def write_partition(settings: WriterSettings, group: str, to_item: ToItem, rows: Iterable[Any],
                     fault: CrashOnce | None = None) -> PartitionCounts:
     """Write one partition's items (runs on the executor); the counts of this task."""
     store = worker_store(settings)
     counts = PartitionCounts()
 
-    def items() -> Iterator[OnlineItem]:
+    def counted() -> Iterator[Any]:
         for row in rows:
             counts.entities += 1
-            out = to_item(row)
-            if isinstance(out, OnlineItem):
-                yield out
-            elif out == EXPIRED:
-                counts.expired += 1
-            else:
-                counts.invalid += 1
+            yield row
 
-    stats = store.write_items(group, items(), on_done=fault.watch() if fault is not None else None)
+    stats = store.write_items(group, items_of(counted(), to_item, counts),
+                              on_done=fault.watch() if fault is not None else None)
     counts.written, counts.skipped, counts.retried = stats.written, stats.skipped, stats.retried
     counts.too_large = sorted(stats.too_large)
     return counts
