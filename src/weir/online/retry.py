@@ -90,7 +90,7 @@ class Backoff:
                 if not is_retryable(exc):
                     if code is None and not hasattr(exc, "response"):
                         raise
-                    raise OnlineStoreError(f"{what}: {code}: {exc}", code=code) from exc
+                    raise OnlineStoreError(f"{what}: {code}: {exc}{_fix_for(code)}", code=code) from exc
                 if attempt + 1 >= self.max_attempts:
                     raise OnlineStoreError(
                         code=code, message=f"{what}: still failing after {self.max_attempts} attempts "
@@ -101,3 +101,16 @@ class Backoff:
                     on_retry()
                 self.pause(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+# AWS's codes for refused credentials; moto's IAM check answers a bare HTTP 403 (its code parses as "403")
+ACCESS_DENIED = ("AccessDeniedException", "UnrecognizedClientException", "InvalidSignatureException", "403")
+
+
+def _fix_for(code: str | None) -> str:
+    """How to fix an error the caller can fix: a refused action names the credentials and the role policies."""
+    if code in ACCESS_DENIED:
+        return ("; access denied: the credentials in use (the AWS chain: environment, profile, instance or pod role) are not allowed "
+                "this call: give the role the policy of its job from ops/iam/ (publisher, streaming, reader, "
+                "airflow-worker), or run this step under the role that has it")
+    return ""

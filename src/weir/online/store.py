@@ -109,16 +109,19 @@ class DynamoOnlineStore:
             return name
         client = self.client
         try:
-            client.describe_table(TableName=name)
-        except client.exceptions.ResourceNotFoundException:
+            self._call(f"DescribeTable {name}", lambda: client.describe_table(TableName=name))
+        except OnlineStoreError as exc:
+            if exc.code != NOT_FOUND:
+                raise  # e.g. refused: the error names the credentials and the role policies
             try:
-                client.create_table(
+                self._call(f"CreateTable {name}", lambda: client.create_table(
                     TableName=name, BillingMode="PAY_PER_REQUEST",
                     AttributeDefinitions=[{"AttributeName": s.PK, "AttributeType": "S"}],
                     KeySchema=[{"AttributeName": s.PK, "KeyType": "HASH"}],
-                    Tags=[{"Key": "weir:group", "Value": group}])
-            except client.exceptions.ResourceInUseException:
-                pass  # created concurrently
+                    Tags=[{"Key": "weir:group", "Value": group}]))
+            except OnlineStoreError as created:
+                if created.code != "ResourceInUseException":
+                    raise  # else: created concurrently
             client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
         self._enable_ttl(name)
         self._ready.add(name)
@@ -145,9 +148,10 @@ class DynamoOnlineStore:
         """Delete the group's table (tests and benchmarks; the publisher's IAM policy should not allow it)."""
         name = self.table_name(group)
         try:
-            self.client.delete_table(TableName=name)
-        except self.client.exceptions.ResourceNotFoundException:
-            pass
+            self._call(f"DeleteTable {name}", lambda: self.client.delete_table(TableName=name))
+        except OnlineStoreError as exc:
+            if exc.code != NOT_FOUND:
+                raise
         self._ready.discard(name)
 
     # ------------------------------------------------------------------------------------- batch writes
