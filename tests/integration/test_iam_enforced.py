@@ -127,7 +127,8 @@ def test_each_role_does_its_work_and_nothing_more(iam_endpoint: str, role_keys: 
     reader = DynamoOnlineStore(_as("reader", role_keys, monkeypatch, iam_endpoint, tmp_path))
     got = reader.get_items(GROUP, ["u1", "u2", "nobody"], ["newest_event_us"])
     assert {pk: item["newest_event_us"] for pk, item in got.items()} == {"u1": 1_000_000, "u2": 2_000_000}
-    with pytest.raises(OnlineStoreError, match=r"(?s)not authorized to perform: dynamodb:DescribeTable.*access denied.*ops/iam/"):
+    refused = r"(?s)not authorized to perform: dynamodb:DescribeTable.*access denied.*ops/iam/"
+    with pytest.raises(OnlineStoreError, match=refused):
         reader.write_items(GROUP, [_item("u3", 3_000_000)])
 
     # the Airflow worker's freshness check samples run times; the streaming job writes its part of an item

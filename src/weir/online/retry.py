@@ -110,7 +110,7 @@ ACCESS_DENIED = ("AccessDeniedException", "UnrecognizedClientException", "Invali
 def _fix_for(code: str | None) -> str:
     """How to fix an error the caller can fix: a refused action names the credentials and the role policies."""
     if code in ACCESS_DENIED:
-        return ("; access denied: the credentials in use (the AWS chain: environment, profile, instance or pod role) are not allowed "
-                "this call: give the role the policy of its job from ops/iam/ (publisher, streaming, reader, "
-                "airflow-worker), or run this step under the role that has it")
+        return ("; access denied: the credentials in use (the AWS chain: environment, profile, instance or pod "
+                "role) are not allowed this call: give the role the policy of its job from ops/iam/ (publisher, "
+                "streaming, reader, airflow-worker), or run this step under the role that has it")
     return ""
