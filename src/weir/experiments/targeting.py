@@ -79,7 +79,8 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
             break
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise RuleError(f"unexpected text at character {pos + 1}: {text[pos:pos + 12]!r}")
+            at = len(text) - len(text[pos:].lstrip())
+            raise RuleError(f"unexpected text at character {at + 1}: {text[at:at + 12]!r}")
         kind = m.lastgroup or ""
         value, start = m.group(kind), m.start(kind)
         if kind == "name" and value.lower() in _KEYWORDS:
