@@ -29,7 +29,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
     ("user_repayment.repayments_count_90d >= 3",
      lambda v: ge(v.get("user_repayment.repayments_count_90d"), 3)),
     ("user_repayment.repayments_count_90d >= 3 and user_repayment.late_payments_count_90d == 0",
-     lambda v: ge(v.get("user_repayment.repayments_count_90d"), 3) and v.get("user_repayment.late_payments_count_90d") == 0),
+     lambda v: ge(v.get("user_repayment.repayments_count_90d"), 3)
+     and v.get("user_repayment.late_payments_count_90d") == 0),
     ("user_repayment.on_time_ratio_avg_90d > 0.9 or user_spend.txn_count_7d > 5 and country == 'KE'",
      lambda v: gt(v.get("user_repayment.on_time_ratio_avg_90d"), 0.9)
      or (gt(v.get("user_spend.txn_count_7d"), 5) and v.get("country") == "KE")),

@@ -7,9 +7,9 @@ it serve ``repayments_count_90d``, is it keyed by the same entity) are in :mod:`
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from weir.experiments.targeting import Node, RuleError, parse_rule
 from weir.spec.durations import parse_duration_us
@@ -158,20 +158,19 @@ class Flag(Declaration):
         return self
 
 
+def _covariate(c: str) -> str:
+    if c.count(".") != 1:
+        raise ValueError(f"covariate {c!r} is not group.feature_column; write e.g. "
+                         "user_repayment.on_time_ratio_avg_90d")
+    return c
+
+
 class Experiment(Declaration):
     kind: Literal["experiment"] = "experiment"
     variants: list[Variant] = Field(min_length=2)
     metrics: list[Metric] = Field(min_length=1)
-    covariates: list[str] = Field(default_factory=list)
+    covariates: list[Annotated[str, AfterValidator(_covariate)]] = Field(default_factory=list)
 
-    @field_validator("covariates")
-    @classmethod
-    def _covariates(cls, v: list[str]) -> list[str]:
-        for c in v:
-            if c.count(".") != 1:
-                raise ValueError(f"covariate {c!r} is not group.feature_column; write e.g. "
-                                 "user_repayment.on_time_ratio_avg_90d")
-        return v
 
 
 MODELS: dict[str, type[Declaration]] = {"flag": Flag, "experiment": Experiment}
