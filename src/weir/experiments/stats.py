@@ -79,7 +79,7 @@ def srm(counts: Mapping[str, int], weights: Mapping[str, float], alpha: float = 
     exp = obs[live].sum() * w[live] / w[live].sum()
     chi2, p = stats.chisquare(obs[live], exp)
     return SampleRatio({n: int(counts.get(n, 0)) for n in names},
-                       {n: float(e) for n, e in zip(np.array(names)[live], exp, strict=True)},
+                       {str(n): float(e) for n, e in zip(np.array(names)[live], exp, strict=True)},
                        float(chi2), float(p), bool(p < alpha))
 
 
