@@ -102,7 +102,7 @@ def test_cuped_narrows_the_interval_and_finds_a_known_effect() -> None:
     (res,) = analyse("on_time", y, arms, "control", covariates=x)
     assert res.cuped is not None and res.variance_reduction is not None
     plain, cup = res.plain, res.cuped
-    assert plain.ci_low < effect < plain.ci_high and plain.p_value > 0.01  # too noisy to call without CUPED
+    assert plain.ci_low < effect < plain.ci_high and plain.p_value > 0.05  # too noisy to call without CUPED
     assert cup.ci_low < effect < cup.ci_high and cup.p_value < 1e-6
     assert (cup.ci_high - cup.ci_low) < 0.2 * (plain.ci_high - plain.ci_low)
     assert res.variance_reduction > 0.9
