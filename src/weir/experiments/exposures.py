@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +42,21 @@ class Exposure:
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode("utf-8")
+
+
+def first_exposures(records: Iterable[Exposure]) -> dict[tuple[str, str], Exposure]:
+    """The first exposure per (declaration, entity key), each ``exposure_id`` counted once: what analysis uses
+    (an entity's outcome window and covariates start at its first exposure)."""
+    seen: set[str] = set()
+    first: dict[tuple[str, str], Exposure] = {}
+    for e in records:
+        if e.exposure_id in seen:
+            continue
+        seen.add(e.exposure_id)
+        k = (e.name, e.key)
+        if k not in first or (e.ts, e.exposure_id) < (first[k].ts, first[k].exposure_id):
+            first[k] = e
+    return first
 
 
 class Sink(Protocol):

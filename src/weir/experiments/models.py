@@ -7,6 +7,7 @@ it serve ``repayments_count_90d``, is it keyed by the same entity) are in :mod:`
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -127,8 +128,9 @@ class Declaration(_Strict):
             raise ValueError("end: end must be after start; fix the dates")
         return self
 
-    @property
+    @cached_property
     def rule(self) -> Node | None:
+        """The parsed targeting rule (parsed once per declaration, not per evaluation)."""
         return parse_rule(self.targeting) if self.targeting else None
 
     @property
