@@ -31,7 +31,7 @@ def _model_fields_at(model: type[Declaration], loc: Loc) -> list[str]:
         owner = nested.get(part)
         if owner is None:
             return []
-    return sorted(k for k in owner.model_fields if k != "path")
+    return sorted(owner.model_fields)
 
 
 def _problem(model: type[Declaration], err: Any) -> tuple[Loc, str]:
@@ -108,8 +108,7 @@ def _parse_text(text: str, file: str, kind: str,
     errors += [err(loc, msg) for loc, msg in _feature_problems(decl, groups)]
     if errors:
         return None, errors
-    decl.path = file
-    return decl, []
+    return decl.with_path(file), []
 
 
 def _read(path: Path) -> tuple[str | None, list[SpecError]]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from weir.experiments.targeting import Node, RuleError, parse_rule
 from weir.spec.durations import parse_duration_us
@@ -94,7 +94,7 @@ class Declaration(_Strict):
     variants: list[Variant] = Field(min_length=1)
     default_variant: str | None = None
     targeting: str | None = None
-    path: str | None = Field(default=None, exclude=True)
+    _path: str | None = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -126,6 +126,15 @@ class Declaration(_Strict):
                              f"{', '.join(names)}")
         if self.start and self.end and self.end <= self.start:
             raise ValueError("end: end must be after start; fix the dates")
+        return self
+
+    @property
+    def path(self) -> str | None:
+        """The file this declaration was loaded from."""
+        return self._path
+
+    def with_path(self, path: str | None) -> Declaration:
+        self._path = path
         return self
 
     @cached_property
