@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("compute", frozenset({"weir.compute"})),
     # the session factory attaches the catalog (lake tables as Spark SQL tables) when it starts a session
     ("lake", frozenset({"weir.lake", "weir.catalog", "weir.spark"})),
-    ("engines", frozenset({"weir.batch", "weir.stream", "weir.online", "weir.training", "weir.validate"})),
+    ("engines", frozenset({"weir.batch", "weir.stream", "weir.online", "weir.training", "weir.validate",
+                            "weir.experiments"})),
     ("orchestration", frozenset({"weir.pipeline", "weir.airflow", "weir.cli", "weir.demo", "weir.devstack",
                                  "weir.smoke", "weir.runtime_docs"})),
     ("entry points", frozenset({f"weir.jobs.{job}" for job in ("backfill", "compute", "maintain", "publish",

@@ -8,7 +8,7 @@ import click
 
 COMMAND_MODULES = [
     "dev", "smoke", "demo", "specs", "batch", "online", "validate_data", "training", "airflow_cmd", "stream",
-    "deadletters", "maintain", "jars", "catalog",
+    "deadletters", "maintain", "jars", "catalog", "experiments",
 ]
 
 

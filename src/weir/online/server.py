@@ -29,9 +29,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from weir.compute.windows import us_to_datetime
+from weir.experiments.evaluate import Evaluator
 from weir.metrics import declare_slos, record_served
 from weir.online.client import OnlineClient, parse_at
 from weir.online.errors import FeatureRequestError, OnlineStoreError
+from weir.online.flag_routes import add_flag_routes, default_evaluator
 from weir.online.http_guard import ApiKeyMiddleware, ApiKeys, BodyLimitMiddleware
 from weir.online.server_metrics import instrument
 from weir.runtime import RuntimeConfig, load_config
@@ -212,11 +214,13 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None = None,
-               api_keys: ApiKeys | None = None, limits: ServeLimits | None = None) -> FastAPI:
+               api_keys: ApiKeys | None = None, limits: ServeLimits | None = None,
+               flags: Evaluator | None = None) -> FastAPI:
     """The FastAPI app serving ``client`` (default: an OnlineClient over ``config`` and its specs).
 
     ``api_keys``: callers must present one of them (none = no check; :func:`weir.online.http_guard.bind_policy`
-    decides where that is allowed). ``limits``: bounds on one request.
+    decides where that is allowed). ``limits``: bounds on one request. ``flags``: evaluates ``POST /flags/evaluate``
+    (default without ``client``: the declarations under flags/ and experiments/ beside the specs).
     """
     config = config or load_config()
     online = client or OnlineClient(config)
@@ -242,6 +246,8 @@ def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None 
         if keys and not request.scope.get("state", {}).get("authenticated"):
             return {"status": "ok"}
         return {"status": "ok", "groups": sorted(online.groups)}
+
+    add_flag_routes(app, flags if flags is not None or client is not None else default_evaluator(config, online))
 
     def answer(req: FeatureRequest) -> dict[str, Any]:
         t_us = read_time_us(req.at)
