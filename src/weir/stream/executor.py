@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
+from weir.online.spark_writes import WriterSettings, worker_store
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from weir.online.store import DynamoOnlineStore
     from weir.stream.merge import GroupLayout
 
 TILES_COL = "_weir_tiles"  # the per-entity list of micro-batch tiles
@@ -40,21 +40,8 @@ TILES_COL = "_weir_tiles"  # the per-entity list of micro-batch tiles
 # test passes one that kills its own Python worker. Production passes None (one ``is None`` test per chunk).
 WriteFault = Callable[[int, int], None]
 
-_STORES: dict[tuple[str, int], DynamoOnlineStore] = {}
 _LAYOUTS: dict[str, GroupLayout] = {}
 _LOCK = threading.Lock()
-
-
-def worker_store(config: RuntimeConfig, threads: int) -> DynamoOnlineStore:
-    """This Python worker process's store for ``config`` (one boto client, reused by the following tasks)."""
-    from weir.online.store import DynamoOnlineStore
-
-    key = (config.model_dump_json(), threads)
-    with _LOCK:
-        store = _STORES.get(key)
-        if store is None:
-            store = _STORES[key] = DynamoOnlineStore(config, max_workers=threads)
-        return store
 
 
 def _layout(group: FeatureGroup) -> GroupLayout:
@@ -106,7 +93,8 @@ class ExecutorStreamWriter:
     def __call__(self, rows: Iterable[Any]) -> Iterator[PartitionOutcome]:
         from weir.stream.online import StreamOnlineWriter
 
-        writer = StreamOnlineWriter(worker_store(self.config, self.threads), _layout(self.group), self.query_id)
+        store = worker_store(WriterSettings(self.config, threads_per_task=self.threads))  # one per worker
+        writer = StreamOnlineWriter(store, _layout(self.group), self.query_id)
         keys = self.group.key_columns
         total = PartitionOutcome()
         by_pk: dict[str, list[dict[str, Any]]] = {}
