@@ -1,7 +1,8 @@
 """The path on a real Spark standalone cluster, and the lake and checkpoints on ``s3a://`` (moto's S3 API).
 
-A master and two workers (1 core each) start on loopback from pyspark's own distribution; every Weir step runs
-as a CLI subprocess whose driver targets ``spark://127.0.0.1:<port>`` (the suite's shared SparkSession is local
+A master and two workers (1 core each) start on loopback from pyspark's own distribution; Weir's CLI runs in
+subprocesses whose driver targets ``spark://127.0.0.1:<port>`` (the batch steps in one driver, as one Airflow
+task would run them; each stream drain in its own) (the suite's shared SparkSession is local
 mode, and a JVM holds one master): backfill of three small days, validation, publish, the streaming job with
 ``--available-now`` and a training set, on a lake in a local directory (one host: driver and executors share
 it). Separately, a backfill in local mode (a subprocess: its session needs hadoop-aws) puts the lake and the
@@ -14,6 +15,7 @@ oracle (tests/oracle.py) over the same events.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,15 +75,27 @@ class Cluster:
 
     def weir(self, *args: str, timeout: float = 900) -> str:
         """Run ``weir ARGS`` with its driver on the cluster; fail with its output when it fails or hangs."""
+        return self.weir_run([sys.executable, "-c", "from weir.cli import main; main()", *args],
+                             " ".join(args[:2]), timeout)
+
+    def weir_session(self, *commands: list[str], timeout: float = 1200) -> str:
+        """Run several ``weir`` commands in one driver on the cluster (one SparkSession: the driver JVM, the
+        executors and their Python workers start once, as in an Airflow task running several steps)."""
+        script = ("import json, sys\nfrom weir.cli import cli\n"
+                  "for args in json.loads(sys.argv[1]):\n"
+                  "    code = cli.main(args=args, prog_name='weir', standalone_mode=False)\n"
+                  "    if code:\n        sys.exit(code)\n")
+        return self.weir_run([sys.executable, "-c", script, json.dumps(commands)],
+                             " + ".join(" ".join(c[:2]) for c in commands), timeout)
+
+    def weir_run(self, argv: list[str], name: str, timeout: float) -> str:
         started = time.monotonic()
         try:
-            run = subprocess.run([sys.executable, "-c", "from weir.cli import main; main()", *args],
-                                 capture_output=True, text=True, env=self.env, timeout=timeout, cwd=self.specs)
+            run = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=timeout, cwd=self.specs)
         except subprocess.TimeoutExpired as exc:
-            raise AssertionError(f"weir {' '.join(args)} did not finish in {timeout:.0f}s:\n"
-                                 f"{str(exc.stderr or '')[-4000:]}") from None
-        self.timings[" ".join(args[:2])] = time.monotonic() - started
-        assert run.returncode == 0, f"weir {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-4000:]}"
+            raise AssertionError(f"{name} did not finish in {timeout:.0f}s:\n{str(exc.stderr or '')[-4000:]}") from None
+        self.timings[name] = time.monotonic() - started
+        assert run.returncode == 0, f"{name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-4000:]}"
         return run.stdout
 
     def group(self, name: str) -> FeatureGroup:
@@ -210,29 +224,27 @@ def _assert_served(cluster: Cluster, group: FeatureGroup, events: list[dict[str,
 
 
 def test_batch_path_on_the_cluster(cluster: Cluster) -> None:
-    """Backfill, validate, publish and a training set, each a driver on the cluster; all equal the oracle."""
+    """Backfill, validate, publish and a training set, one driver on the cluster; all equal the oracle."""
     group = cluster.group("cluster_batch")
     events = make_events(60, seed=17, users=5, start=datetime.combine(DAYS[0], datetime.min.time()), span_h=71,
                          merchants=4)
     _write_source(cluster, events)
     first, last = DAYS[0].isoformat(), DAYS[-1].isoformat()
-
-    cluster.weir("backfill", group.name, "--start", first, "--end", last)
-    rows = [_Row(r) for r in cluster.read(cluster.config.table_path(f"features/{group.name}"))]
-    assert {r.run_ts for r in rows} == {datetime.combine(d + timedelta(days=1), datetime.min.time()) for d in DAYS}
-    assert_feature_rows_match(group, events, rows, DAYS)
-
-    cluster.weir("validate-data", group.name, "--date", last)
-
-    cluster.weir("publish", group.name, "--date", last, "--no-progress")
-    _assert_served(cluster, group, events, datetime.combine(DAYS[-1] + timedelta(days=1), datetime.min.time()))
-
     spine_path = cluster.config.table_path("cluster_spine")
     spine = [{"user_id": f"u{u}", "ts": datetime.combine(DAYS[0], datetime.min.time()) + timedelta(hours=h),
               "label": (u + h) % 2} for u in range(1, 7) for h in (-1, 13, 24, 50, 80)]
     _write_spine(cluster, spine_path, spine)
     out = cluster.config.table_path("cluster_training")
-    cluster.weir("training-set", "--spine", spine_path, "--features", group.name, "--out", out)
+
+    cluster.weir_session(["backfill", group.name, "--start", first, "--end", last],
+                         ["validate-data", group.name, "--date", last],
+                         ["publish", group.name, "--date", last, "--no-progress"],
+                         ["training-set", "--spine", spine_path, "--features", group.name, "--out", out])
+
+    rows = [_Row(r) for r in cluster.read(cluster.config.table_path(f"features/{group.name}"))]
+    assert {r.run_ts for r in rows} == {datetime.combine(d + timedelta(days=1), datetime.min.time()) for d in DAYS}
+    assert_feature_rows_match(group, events, rows, DAYS)
+    _assert_served(cluster, group, events, datetime.combine(DAYS[-1] + timedelta(days=1), datetime.min.time()))
     got = cluster.read(out)
     assert len(got) == len(spine)
     assert sorted((r["user_id"], r["ts"], r["label"]) for r in got) == sorted(
