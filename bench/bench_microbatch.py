@@ -21,10 +21,9 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from weir.devstack.dynalite import dynamodb_server
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import load_spec
 from weir.spec.models import FeatureGroup
@@ -64,17 +63,6 @@ def produce(config: RuntimeConfig, topic: str, rate: float, seconds: float, user
     return sent
 
 
-@contextmanager
-def endpoint(name: str, base: RuntimeConfig) -> Iterator[str]:
-    if name == "moto":
-        yield base.dynamodb_endpoint
-    else:
-        from weir.devstack.dynalite import dynalite
-
-        with dynalite(base.state_dir) as url:
-            yield url
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=1000)
@@ -90,7 +78,7 @@ def main() -> None:
 
     base = build_config()
     run = uuid.uuid4().hex[:6]
-    with endpoint(args.server, base) as url:
+    with dynamodb_server(args.server, base) as url:
         config = build_config(**{**base.model_dump(), "dynamodb_endpoint": url,
                                  "lake_path": f"{base.lake}/bench-mb-{run}",
                                  "checkpoint_path": f"{base.checkpoints}/bench-mb-{run}",

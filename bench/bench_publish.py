@@ -23,14 +23,13 @@ import platform
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from weir.batch import backfill
+from weir.devstack.dynalite import dynamodb_server
 from weir.online.publish import Writes, publish
 from weir.online.store import DynamoOnlineStore
 from weir.runtime import RuntimeConfig, build_config
@@ -109,19 +108,6 @@ def publish_once(spark: Any, config: RuntimeConfig, group: Any, mode: Writes, jv
     return Run(s.entities, mode, s.written, s.seconds, s.items_per_s, py, jvm)
 
 
-@contextmanager
-def server(name: str, base: RuntimeConfig) -> Iterator[str]:
-    if name == "moto":
-        yield base.dynamodb_endpoint
-    elif name == "dynalite":
-        from weir.devstack.dynalite import dynalite
-
-        with dynalite(base.state_dir) as endpoint:
-            yield endpoint
-    else:
-        raise SystemExit(f"--server: unknown server {name!r}; use moto or dynalite")
-
-
 def table(runs: list[Run], server_name: str) -> list[str]:
     out = [f"server: {server_name}; {platform.machine()}, Python {sys.version.split()[0]}",
            "| entities | path | items/s | publish s | driver Python peak RSS (VmHWM) | driver JVM peak RSS (incl. "
@@ -142,7 +128,7 @@ def main() -> None:
 
     base = build_config()
     runs: list[Run] = []
-    with server(args.server, base) as endpoint:
+    with dynamodb_server(args.server, base) as endpoint:
         config = build_config(**{**base.model_dump(), "dynamodb_endpoint": endpoint})
         spark = get_spark("weir-bench-publish", config)
         jvm = spark.sparkContext._jvm

@@ -35,14 +35,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from weir.devstack.dynalite import dynamodb_server
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import load_spec
 from weir.spec.models import FeatureGroup
@@ -332,20 +331,6 @@ def server_write_rate(base: RuntimeConfig, n: int = 2000, workers: int = STORE_T
     return rate
 
 
-@contextmanager
-def server_endpoint(name: str, base: RuntimeConfig) -> Iterator[str]:
-    """The endpoint of DynamoDB-compatible server ``name``: the dev stack's moto, or a private dynalite."""
-    if name == "moto":
-        yield base.dynamodb_endpoint
-    elif name == "dynalite":
-        from weir.devstack.dynalite import dynalite
-
-        with dynalite(base.state_dir) as endpoint:
-            yield endpoint
-    else:
-        raise SystemExit(f"--servers: unknown server {name!r}; use dynalite and/or moto")
-
-
 def fmt(a: float, b: float) -> str:
     return f"{a:.2f} / {b:.2f}"
 
@@ -394,7 +379,7 @@ def main() -> None:
     label = f"{args.design} ({datetime.now(UTC):%m-%d %H:%M})"
     rows: list[str] = []
     for server in args.servers.split(","):
-        with server_endpoint(server, base) as endpoint:
+        with dynamodb_server(server, base) as endpoint:
             config = build_config(**{**base.model_dump(), "dynamodb_endpoint": endpoint})
             rate_s = server_write_rate(config)
             print(f"{server}: {rate_s:,.0f} conditional UpdateItem/s ({STORE_THREADS} threads)", flush=True)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from weir.process import DevStackError, free_port, start_and_wait, stop_process
+from weir.runtime import RuntimeConfig
 
 VERSION = "4.0.0"
 
@@ -60,3 +61,19 @@ def dynalite(state_dir: Path) -> Iterator[str]:
         yield endpoint
     finally:
         stop_process(pid_file)
+
+
+SERVERS = ("moto", "dynalite")
+
+
+@contextmanager
+def dynamodb_server(name: str, config: RuntimeConfig) -> Iterator[str]:
+    """The endpoint of the DynamoDB-compatible server ``name`` for a benchmark: ``moto`` is the dev stack's
+    (``weir dev up``, the configured endpoint), ``dynalite`` a private one started for the block."""
+    if name == "moto":
+        yield config.dynamodb_endpoint
+    elif name == "dynalite":
+        with dynalite(config.state_dir) as endpoint:
+            yield endpoint
+    else:
+        raise SystemExit(f"unknown DynamoDB-compatible server {name!r}: use one of {', '.join(SERVERS)}")
