@@ -31,11 +31,15 @@ RUN_STATUS_TABLE = "_weir/run_status"
 DEADLETTER_REPLAYS_TABLE = "_weir/deadletter_replays"
 TRAINING_LINEAGE_TABLE = "_weir/training_lineage"
 ONLINE_QUARANTINE_TABLE = "_weir/online_quarantine"
+#: experiments: one row per logged exposure (deduplicated by ``exposure_id``), one row per analysis result
+EXPOSURES_TABLE = "exposures"
+EXPERIMENT_RESULTS_TABLE = "experiment_results"
 
 #: every per-group table kind and every platform table (what table maintenance compacts and vacuums)
 GROUP_TABLES = (EVENTS, TILES, FEATURES, LIFETIME, QUARANTINE, DEADLETTER, LATE)
 PLATFORM_TABLES = (STREAM_METRICS_TABLE, VALIDATION_RUNS_TABLE, PUBLISH_LOG_TABLE, DEADLETTER_REPLAYS_TABLE,
-                   TRAINING_LINEAGE_TABLE, RUN_STATUS_TABLE, ONLINE_QUARANTINE_TABLE)
+                   TRAINING_LINEAGE_TABLE, RUN_STATUS_TABLE, ONLINE_QUARANTINE_TABLE, EXPOSURES_TABLE,
+                   EXPERIMENT_RESULTS_TABLE)
 SMOKE_PREFIX = "_smoke"
 
 
@@ -126,3 +130,13 @@ def smoke_path(config: RuntimeConfig, run_id: str) -> str:
 def checkpoint_path(config: RuntimeConfig, group: str) -> str:
     """The group's Structured Streaming checkpoint (under the config's checkpoint root, beside the lake)."""
     return f"{config.checkpoints.rstrip('/')}/{group}"
+
+
+def exposures_path(config: RuntimeConfig) -> str:
+    """Every flag and experiment exposure, once per ``exposure_id`` (written by the exposure stream)."""
+    return config.table_path(EXPOSURES_TABLE)
+
+
+def experiment_results_path(config: RuntimeConfig) -> str:
+    """One row per (experiment, analysis day, metric, variant): what the daily analysis found."""
+    return config.table_path(EXPERIMENT_RESULTS_TABLE)
