@@ -122,8 +122,9 @@ class FloorWriter:
         if newest is not None:
             values[":n"] = {"N": str(newest)}
             sets.append(f"{s.STREAM_NEWEST} = :n")
-        if newest_any is not None:
-            values[":x"] = {"N": str(max(expires_at_s(self.group, newest_any), num(s.EXPIRES_AT) or 0))}
+        expiry = None if newest_any is None else expires_at_s(self.group, newest_any)
+        if expiry is not None:  # None: a group with lifetime features keeps its items for ever
+            values[":x"] = {"N": str(max(expiry, num(s.EXPIRES_AT) or 0))}
             sets.append(f"{s.EXPIRES_AT} = :x")
         cond = f"attribute_not_exists({s.ITEM_VERSION})" if version is None else f"{s.ITEM_VERSION} = :v"
         if version is not None:

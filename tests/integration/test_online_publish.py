@@ -18,13 +18,18 @@ from oracle import group_values, same_value, us
 
 from weir.aws import dynamodb_client
 from weir.batch import backfill
+from weir.compute.py_agg import py_tile_from_rows
+from weir.compute.windows import group_hops
 from weir.lake.delta import table_version
 from weir.lake.paths import features_path, tiles_path
 from weir.online.client import OnlineClient
 from weir.online.publish import PublishSummary, publish
+from weir.online.store import DynamoOnlineStore
 from weir.runtime import RuntimeConfig, build_config
 from weir.spec import parse_spec_text
 from weir.spec.models import FeatureGroup
+from weir.stream.merge import GroupLayout
+from weir.stream.online import StreamOnlineWriter
 
 pytestmark = pytest.mark.integration
 
@@ -146,8 +151,9 @@ USERS = ["u1", "u2", "u3", "u4", "old", "late", "only_day3", "never_seen"]
 def test_publish_summaries_newest_wins_and_replays_change_nothing(published: Published) -> None:
     older, newer, replay_older, replay_newer = published.runs
     assert older.written == older.entities - older.expired > 0 and older.skipped == 0
-    assert newer.expired == 1  # 'old' is past its TTL at T2
-    assert newer.written == newer.entities - 1 and newer.skipped == 0
+    # 'old' is past its TTL at T2 (served as missing) but still written: the item holds its lifetime state
+    assert newer.expired == 0 and "old" not in expected_at(published, T2)
+    assert newer.written == newer.entities and newer.skipped == 0
     assert replay_older.written == 0 and replay_older.skipped == older.written
     assert replay_newer.written == newer.written and replay_newer.skipped == 0
     assert newer.items_per_s > 0 and newer.source_version == newer.source_version
@@ -200,3 +206,20 @@ def test_publish_log_records_each_run(published: Published, spark) -> None:  # t
         .where(f"`group` = '{published.group.name}'").orderBy("finished_at").collect()
     assert [r.ds for r in log][:4] == [DAY1, DAY2, DAY1, DAY2]
     assert [r.items_written for r in log][:4] == [r.written for r in published.runs]
+
+
+def test_a_stream_event_after_the_ttl_merges_into_the_kept_item(published: Published) -> None:
+    """'old' was last active on day 1, past its 2d TTL at both runs: served as missing, but its item is kept.
+    A new event streamed after T2 is then served with the older events (lifetime sum, 30d windows), as the
+    oracle over all events says. (Runs last: it adds an event to the module's item.)"""
+    new = {"user_id": "old", "merchant_id": "m9", "amount": 7.0, "status": "approved",
+           "event_ts": T2 + timedelta(hours=1)}
+    passes = {"declined_count": [False]}  # its where: status = 'declined'
+    tiles = [py_tile_from_rows(published.group, [new], hop, passes) for hop in group_hops(published.group)]
+    writer = StreamOnlineWriter(DynamoOnlineStore(published.config), GroupLayout(published.group), "q-old")
+    writer.apply({"old": tiles}, 0, us(new["event_ts"]), 99)
+    published.events.append(new)
+    at = T2 + timedelta(hours=2)
+    served = assert_served(published, at, ["old"])["old"]
+    assert served.values["lifetime_amount_sum"] == 12.0  # day 1's 5.0 + the new 7.0
+    assert served.values["txn_count_7d"] == 2 and served.values["last_merchant_last"] == "m9"

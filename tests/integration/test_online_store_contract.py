@@ -37,7 +37,7 @@ source:
   columns: {user_id: string, amount: double, ts: timestamp}
 features:
   - {name: n, aggregation: count, windows: [1h, 1d]}
-  - {name: total, aggregation: sum, column: amount}
+  - {name: total, aggregation: sum, column: amount, windows: [2d]}  # windowed: its items expire (retention 2d + 1h)
 online: {ttl: 2d}
 """
 GROUP = parse_spec_text(SPEC)

@@ -13,10 +13,12 @@ from weir.compute.layout import (
     expires_at_s,
     feature_default,
     is_expired,
+    is_retired,
     lifetime_features,
     lifetime_hop,
     longest_window_per_hop,
     lookback_days,
+    retention_us,
     run_time,
     run_time_us,
     windowed_features_by_hop,
@@ -119,12 +121,28 @@ def test_ttl_expiry() -> None:
     assert is_expired(MIXED, t - week, t)  # an age exactly equal to the TTL is expired
     assert not is_expired(MIXED, t - week + 1, t)
     assert not is_expired(MIXED, t, t)
-    # TTL attribute: the first whole second at which the item is expired (604800 s = 7 days)
-    assert expires_at_s(MIXED, 2_000_000_000_000) == 2_604_800
-    assert expires_at_s(MIXED, 1_000_000_500_000) == 1_604_801
+    # TTL attribute of a group whose windows all end within the TTL (2d + 6h hop < 7d): the first whole second
+    # at which the item is expired (604800 s = 7 days)
+    assert retention_us(WINDOWED) == week
+    assert expires_at_s(WINDOWED, 2_000_000_000_000) == 2_604_800
+    assert expires_at_s(WINDOWED, 1_000_000_500_000) == 1_604_801
     newest = 1_000_000_500_000
-    assert not is_expired(MIXED, newest, (expires_at_s(MIXED, newest) - 1) * 1_000_000)
-    assert is_expired(MIXED, newest, expires_at_s(MIXED, newest) * 1_000_000)
+    assert not is_expired(WINDOWED, newest, (expires_at_s(WINDOWED, newest) - 1) * 1_000_000)
+    assert is_expired(WINDOWED, newest, expires_at_s(WINDOWED, newest) * 1_000_000)
+
+
+def test_items_are_kept_while_a_window_can_reach_their_tiles() -> None:
+    """Served as missing from the TTL on, but kept (not published past, not deleted) until no window can reach
+    the entity's last tile, so a later stream event merges into the older tiles; for ever with lifetime."""
+    month = group([{"name": "spend", "aggregation": "sum", "column": "amount", "windows": ["30d"]}])
+    newest = 1_704_153_600_000_000
+    assert retention_us(month) == 31 * D  # the 30d window + its 1d hop: the last tile ends by newest + 1d
+    assert expires_at_s(month, newest) == (newest + 31 * D) // 1_000_000
+    assert is_expired(month, newest, newest + 7 * D)  # served as missing at the 7d TTL ...
+    assert not is_retired(month, newest, newest + 31 * D - 1)  # ... but still written and kept
+    assert is_retired(month, newest, newest + 31 * D)
+    assert retention_us(MIXED) is None and expires_at_s(MIXED, newest) is None  # lifetime state: for ever
+    assert not is_retired(MIXED, newest, newest + 10_000 * D)
 
 
 def test_online_tile_values() -> None:

@@ -42,7 +42,10 @@ def test_entity_item_travels_and_decides_written_expired_invalid() -> None:
     assert isinstance(item, OnlineItem)
     assert (item.pk, item.newest_event_us, item.run_us, item.source_version) == ("u1", T_US - 5, T_US, 7)
     assert [t[END] for t in decode_tiles(item.tiles)] == [T_US - 3_600_000_000, T_US]  # sorted by (hop, end)
-    assert to_item(row("u2", T_US - DAY_US)) == EXPIRED  # age == ttl: expired
+    # kept until the 1d window can no longer reach its last tile (1d + the 1h hop), though served as missing
+    # from the 1d TTL on
+    assert isinstance(to_item(row("u2", T_US - DAY_US)), OnlineItem)
+    assert to_item(row("u2", T_US - DAY_US - 3_600_000_000)) == EXPIRED  # age == retention: not written
     assert to_item(row("", T_US - 5)) == INVALID  # DynamoDB cannot store an empty key
 
 

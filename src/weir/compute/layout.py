@@ -1,6 +1,6 @@
 """The group layout: which features are lifetime, which tiles each hop keeps, the days a run looks back, the run
-time of a day, feature defaults and TTL expiry. Pure Python; the engines, publish, stream, training, validation
-and the online client all take these rules from here.
+time of a day, feature defaults, TTL expiry and how long an online item is kept. Pure Python; the engines,
+publish, stream, training, validation and the online client all take these rules from here.
 
 Times are microseconds since the Unix epoch (UTC), as in :mod:`weir.compute.windows`.
 """
@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any, Literal, overload
 
-from weir.compute.windows import DAY_US, WindowSpec, datetime_to_us
+from weir.compute.windows import DAY_US, WindowSpec, datetime_to_us, feature_windows
 from weir.spec.checks import lifetime_hop_problems
 from weir.spec.models import Aggregation, Feature, FeatureGroup, _loc_str
 
@@ -152,9 +152,33 @@ def is_expired(group: FeatureGroup, newest_event_us: int | None, t_us: int) -> b
     return newest_event_us is None or newest_event_us + group.online.ttl_us <= t_us
 
 
-def expires_at_s(group: FeatureGroup, newest_event_us: int) -> int:
-    """The item's TTL attribute (epoch seconds, rounded up): the first whole second at which it is expired."""
-    return -(-(newest_event_us + group.online.ttl_us) // 1_000_000)
+def retention_us(group: FeatureGroup) -> int | None:
+    """How long after its newest event an entity's online item must stay stored; None: for ever.
+
+    Serving stops at the TTL (:func:`is_expired`), but the item is also the state a stream update merges into: a
+    new event for an entity whose item was deleted would be served without its older events. So an item lives
+    while any of its tiles can still fall in a window (its last tile ends by ``newest + hop`` and a read at t
+    uses tiles ending after ``t - longest``: ``longest + hop``, never less than the TTL), and for ever when the
+    group has lifetime features (their state is in the item, and only the lake could rebuild it).
+    """
+    if lifetime_features(group):
+        return None
+    longest = longest_window_per_hop(feature_windows(group))
+    return max([group.online.ttl_us, *(span + hop for hop, span in longest.items())])
+
+
+def is_retired(group: FeatureGroup, newest_event_us: int, t_us: int) -> bool:
+    """Whether an entity's item no longer needs to be stored at ``t`` (:func:`retention_us` has passed): the
+    publish does not write it and DynamoDB's TTL may delete it."""
+    retention = retention_us(group)
+    return retention is not None and newest_event_us + retention <= t_us
+
+
+def expires_at_s(group: FeatureGroup, newest_event_us: int) -> int | None:
+    """The item's TTL attribute (epoch seconds, rounded up): the first whole second at which it is retired
+    (:func:`retention_us` after the newest event); None for a group whose items are kept for ever."""
+    retention = retention_us(group)
+    return None if retention is None else -(-(newest_event_us + retention) // 1_000_000)
 
 
 __all__ = [
@@ -163,10 +187,12 @@ __all__ = [
     "expires_at_s",
     "feature_default",
     "is_expired",
+    "is_retired",
     "lifetime_features",
     "lifetime_hop",
     "longest_window_per_hop",
     "lookback_days",
+    "retention_us",
     "run_time",
     "run_time_us",
     "windowed_features_by_hop",

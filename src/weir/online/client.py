@@ -5,9 +5,9 @@ the arithmetic of ``weir.compute``'s ``py_feature_values``), so windows slide wi
 day after the last event is 0 even though nothing was written since.
 
 Per entity and group the result also carries:
-* ``found``: an unexpired item exists. An item is treated as missing when ``at`` reaches its ``expires_at`` or
-  its newest event is ``online.ttl`` or more before ``at`` (an age equal to the TTL is expired), even before
-  DynamoDB deletes the item (it does so lazily);
+* ``found``: an unexpired item exists. An item is treated as missing when its newest event is ``online.ttl`` or
+  more before ``at`` (an age equal to the TTL is expired), though it stays stored longer (``expires_at`` is
+  ``weir.compute.layout.retention_us`` after that event, so a stream update still finds the older tiles);
 * ``event_ts``: the newest event the values are built from;
 * ``as_of``: the run time the item was published for, or the streaming micro-batch time when the stream part
   is newer (values are complete up to then; :mod:`weir.online.parts` combines the two parts);
@@ -206,9 +206,8 @@ class OnlineClient:
         if plan is None or plan.group is not group:
             plan = self.plans[group.name] = ReadPlan(group)
         view = read_view(plan, item) if item is not None else None
-        if view is not None and (view.expires_at * 1_000_000 <= t_us
-                                 or is_expired(group, view.newest_event_us, t_us)):
-            view = None  # expired: DynamoDB's TTL deletion is lazy
+        if view is not None and is_expired(group, view.newest_event_us, t_us):
+            view = None  # past the TTL: served as missing, though the item is kept longer (retention_us)
         if view is None:
             return GroupFeatures(group.name, plan.defaults(columns), False)
         values = plan.values(view.tiles, t_us, columns)

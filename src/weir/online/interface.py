@@ -59,19 +59,21 @@ class OnlineItem:
     newest_event_us: int
     run_us: int
     source_version: int
-    expires_at: int
+    expires_at: int | None  # None: kept for ever (a group with lifetime features); see layout.retention_us
     tiles: bytes
 
     def to_dynamo(self) -> dict[str, Any]:
         """The item in DynamoDB's attribute-value form (benchmarks put it unconditionally for comparison)."""
-        return {
+        item = {
             PK: {"S": self.pk},
             NEWEST: {"N": str(self.newest_event_us)},
             RUN: {"N": str(self.run_us)},
             SOURCE_VERSION: {"N": str(self.source_version)},
-            EXPIRES_AT: {"N": str(self.expires_at)},
             TILES: {"B": self.tiles},
         }
+        if self.expires_at is not None:
+            item[EXPIRES_AT] = {"N": str(self.expires_at)}
+        return item
 
 
 @dataclass

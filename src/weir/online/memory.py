@@ -117,7 +117,9 @@ class InMemoryOnlineStore:
                 return False
             stored.update({s.TILES: bytes(item.tiles), s.NEWEST: item.newest_event_us, s.RUN: item.run_us,
                            s.SOURCE_VERSION: item.source_version})
-            if raises_expiry(stored, item.expires_at):
+            if item.expires_at is None:
+                stored.pop(s.EXPIRES_AT, None)  # kept for ever: the only rise left
+            elif raises_expiry(stored, item.expires_at):
                 stored[s.EXPIRES_AT] = item.expires_at
             stored[s.ITEM_VERSION] = int(stored.get(s.ITEM_VERSION, 0)) + 1
             _check_size(item.pk, stored)

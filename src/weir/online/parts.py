@@ -38,8 +38,27 @@ from weir.online.schema import (
     TILES,
 )
 
-__all__ = ["BATCH_ATTRIBUTES", "READ_ATTRIBUTES", "STREAM_ATTRIBUTES", "STREAM_NEWEST", "STREAM_RUN", "STREAM_TILES",
-           "STREAM_VERSION", "ItemView", "after_cutoff", "item_view", "newest_in"]
+
+def item_expiry(item: Mapping[str, Any]) -> int | None:
+    """The stored ``expires_at`` (epoch seconds), None when the item has none (kept for ever)."""
+    value = item.get(EXPIRES_AT)
+    return None if value is None else int(value)
+
+
+__all__ = [
+    "BATCH_ATTRIBUTES",
+    "READ_ATTRIBUTES",
+    "STREAM_ATTRIBUTES",
+    "STREAM_NEWEST",
+    "STREAM_RUN",
+    "STREAM_TILES",
+    "STREAM_VERSION",
+    "ItemView",
+    "after_cutoff",
+    "item_expiry",
+    "item_view",
+    "newest_in",
+]
 
 
 @dataclass(frozen=True)
@@ -50,7 +69,7 @@ class ItemView:
     newest_event_us: int
     as_of_us: int  # values are complete up to here (the later of the two parts' run times)
     source_version: int
-    expires_at: int
+    expires_at: int | None  # None: the item is kept for ever
 
 
 def after_cutoff(tiles: Sequence[Mapping[str, Any]], cutoff_us: int | None) -> list[dict[str, Any]]:
@@ -79,4 +98,4 @@ def item_view(item: Mapping[str, Any]) -> ItemView | None:
         runs.append(int(item[STREAM_RUN]))
     version = item[SOURCE_VERSION] if has_batch else item.get(STREAM_VERSION, -1)
     return ItemView(batch_tiles + stream_tiles, newest, max(runs, default=0), int(version),
-                    int(item.get(EXPIRES_AT) or 0))
+                    item_expiry(item))

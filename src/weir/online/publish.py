@@ -13,8 +13,10 @@ The driver-side path (every entity through ``toLocalIterator`` into driver threa
 cannot travel to the executors (any store but :class:`DynamoOnlineStore`, e.g. the in-memory one) and as the
 benchmark's baseline (``writes="driver"``).
 
-Items whose newest event is ``online.ttl`` or more before T (age >= ttl) are not written (they would be served
-as missing anyway and DynamoDB's TTL would delete them): counted as ``expired``.
+Items are written while the entity's item must be kept (``weir.compute.layout.retention_us``: the TTL, or
+longer when a window reaches further back, for ever with lifetime features), even past the TTL when they are
+served as missing: a later stream event merges into that item, and without it the entity would be served
+without its older events. Past the retention they are not written (counted as ``expired``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
 from weir.compute.layout import (
     Lookback,
     expires_at_s,
-    is_expired,
+    is_retired,
     lifetime_features,
     lifetime_hop,
     longest_window_per_hop,
@@ -66,7 +68,7 @@ class PublishSummary:
     entities: int = 0
     written: int = 0
     skipped: int = 0  # a newer value was kept
-    expired: int = 0  # newest event at least the TTL before T (age >= ttl): not written
+    expired: int = 0  # newest event at least the retention before T: not written
     invalid: int = 0  # keys DynamoDB cannot store (e.g. empty string): not written
     too_large: list[str] = field(default_factory=list)  # pks whose item would exceed 400 KB: quarantined
     retried: int = 0
@@ -83,7 +85,7 @@ class PublishSummary:
             f"  entities             {self.entities:>10,}",
             f"  items written        {self.written:>10,}",
             f"  skipped (newer kept) {self.skipped:>10,}",
-            f"  expired (past TTL)   {self.expired:>10,}",
+            f"  past retention       {self.expired:>10,}",
             f"  too large (set aside){len(self.too_large):>10,}",
             f"  invalid keys         {self.invalid:>10,}",
             f"  retried requests     {self.retried:>10,}",
@@ -180,7 +182,7 @@ class EntityItem:
 
     def __call__(self, row: Any) -> Outcome:
         newest = int(row[NEWEST_US])
-        if is_expired(self.group, newest, self.t_us):
+        if is_retired(self.group, newest, self.t_us):
             return EXPIRED
         try:
             pk = entity_pk(self.group, {k: row[k] for k in self.group.key_columns})

@@ -22,7 +22,8 @@ from weir.compute.online_tile import END, HOP, decode_value
 from weir.compute.py_agg import hll_estimate, hll_union, py_finalize, py_merge
 from weir.compute.windows import datetime_to_us, feature_windows, floor_to
 from weir.online.codec import decode_tiles_for_read
-from weir.online.schema import EXPIRES_AT, NEWEST, RUN, SOURCE_VERSION, STREAM_RUN, STREAM_TILES, STREAM_VERSION, TILES
+from weir.online.parts import item_expiry
+from weir.online.schema import NEWEST, RUN, SOURCE_VERSION, STREAM_RUN, STREAM_TILES, STREAM_VERSION, TILES
 from weir.spec.models import Aggregation, Feature, FeatureGroup
 
 Tile = Mapping[str, Any]
@@ -150,7 +151,7 @@ class ReadView:
     newest_event_us: int
     as_of_us: int
     source_version: int
-    expires_at: int
+    expires_at: int | None  # None: the item is kept for ever
 
 
 def read_view(plan: ReadPlan, item: Mapping[str, Any]) -> ReadView | None:
@@ -174,7 +175,8 @@ def read_view(plan: ReadPlan, item: Mapping[str, Any]) -> ReadView | None:
         runs.append(int(item[STREAM_RUN]))
     version = item[SOURCE_VERSION] if has_batch else item.get(STREAM_VERSION, -1)
     return ReadView(tiles + stream, max(candidates), max(runs, default=0), int(version),
-                    int(item.get(EXPIRES_AT) or 0))
+                    item_expiry(item))
+
 
 
 __all__ = ["ColumnPlan", "ReadPlan", "ReadView", "read_view"]

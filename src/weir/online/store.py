@@ -159,7 +159,7 @@ class DynamoOnlineStore:
         """Conditionally set the batch part of one item; True if written, False if a newer value was kept.
 
         First with ``expires_at`` (when that raises it); if that condition fails, once more without it, so a
-        later expiry (the stream part's) stays.
+        later expiry (the stream part's) stays. An item kept for ever (``expires_at`` None) loses its expiry.
         """
         client = self.client
         values: dict[str, Any] = {":t": {"B": item.tiles}, ":e": {"N": str(item.newest_event_us)},
@@ -167,13 +167,17 @@ class DynamoOnlineStore:
                                   ":one": {"N": "1"}}
 
         def update(with_ttl: bool) -> bool:
-            extra = {":x": {"N": str(item.expires_at)}} if with_ttl else {}
+            if item.expires_at is None:  # the only rise left: no expiry at all
+                expression, condition, extra = BATCH_SET + BUMP_VERSION + f" REMOVE {s.EXPIRES_AT}", CONDITION, {}
+            elif with_ttl:
+                expression = BATCH_SET + f", {s.EXPIRES_AT} = :x" + BUMP_VERSION
+                condition, extra = f"({CONDITION}) AND ({TTL_CONDITION})", {":x": {"N": str(item.expires_at)}}
+            else:
+                expression, condition, extra = BATCH_SET + BUMP_VERSION, CONDITION, {}
             try:
                 client.update_item(
-                    TableName=table, Key={s.PK: {"S": item.pk}},
-                    UpdateExpression=BATCH_SET + (f", {s.EXPIRES_AT} = :x" if with_ttl else "") + BUMP_VERSION,
-                    ConditionExpression=f"({CONDITION}) AND ({TTL_CONDITION})" if with_ttl else CONDITION,
-                    ExpressionAttributeValues={**values, **extra})
+                    TableName=table, Key={s.PK: {"S": item.pk}}, UpdateExpression=expression,
+                    ConditionExpression=condition, ExpressionAttributeValues={**values, **extra})
                 return True
             except client.exceptions.ConditionalCheckFailedException:
                 return False
