@@ -25,8 +25,9 @@ TABLE_ARN = "arn:aws:dynamodb:*:*:table/weir_*"
 
 # module:qualified.function prefixes of the call sites each role runs
 _TABLE_SETUP = ["weir.online.store:DynamoOnlineStore.ensure_table", "weir.online.store:DynamoOnlineStore._enable_ttl"]
-_PUBLISH = [*_TABLE_SETUP, "weir.online.store:DynamoOnlineStore.write_item"]
-_STREAM = [*_TABLE_SETUP, "weir.online.store:DynamoOnlineStore._write_stream",
+_CONDITIONAL_UPDATE = "weir.online.store:DynamoOnlineStore._update_if"  # the batch part's and the stream part's
+_PUBLISH = [*_TABLE_SETUP, _CONDITIONAL_UPDATE]
+_STREAM = [*_TABLE_SETUP, _CONDITIONAL_UPDATE,
            "weir.online.store:DynamoOnlineStore._get_chunk"]  # read-merge-write of stream tiles
 ROLE_SITES: dict[str, list[str]] = {
     "publisher": _PUBLISH,  # weir online init, weir publish

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from weir.online.interface import OnlineItem
 from weir.online.store import DynamoOnlineStore
+from weir.per_process import PerProcess
 from weir.runtime import RuntimeConfig
 
 if TYPE_CHECKING:
@@ -63,21 +64,14 @@ class WriterSettings:
                 f"{self.base_delay_s}|{self.max_delay_s}")
 
 
-_STORES: dict[str, DynamoOnlineStore] = {}
-_STORES_LOCK = threading.Lock()
+_STORES: PerProcess[DynamoOnlineStore] = PerProcess()
 
 
 def worker_store(settings: WriterSettings) -> DynamoOnlineStore:
     """The store of this Python worker process for ``settings`` (built on first use, then reused)."""
-    key = settings.key()
-    with _STORES_LOCK:
-        store = _STORES.get(key)
-        if store is None:
-            store = DynamoOnlineStore(settings.config, max_workers=settings.threads_per_task,
-                                      max_attempts=settings.max_attempts, base_delay_s=settings.base_delay_s,
-                                      max_delay_s=settings.max_delay_s)
-            _STORES[key] = store
-        return store
+    return _STORES.get(settings.key(), lambda: DynamoOnlineStore(
+        settings.config, max_workers=settings.threads_per_task, max_attempts=settings.max_attempts,
+        base_delay_s=settings.base_delay_s, max_delay_s=settings.max_delay_s))
 
 
 @dataclass

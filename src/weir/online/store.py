@@ -161,7 +161,6 @@ class DynamoOnlineStore:
         First with ``expires_at`` (when that raises it); if that condition fails, once more without it, so a
         later expiry (the stream part's) stays. An item kept for ever (``expires_at`` None) loses its expiry.
         """
-        client = self.client
         values: dict[str, Any] = {":t": {"B": item.tiles}, ":e": {"N": str(item.newest_event_us)},
                                   ":r": {"N": str(item.run_us)}, ":s": {"N": str(item.source_version)},
                                   ":one": {"N": "1"}}
@@ -174,17 +173,7 @@ class DynamoOnlineStore:
                 condition, extra = f"({CONDITION}) AND ({TTL_CONDITION})", {":x": {"N": str(item.expires_at)}}
             else:
                 expression, condition, extra = BATCH_SET + BUMP_VERSION, CONDITION, {}
-            try:
-                client.update_item(
-                    TableName=table, Key={s.PK: {"S": item.pk}}, UpdateExpression=expression,
-                    ConditionExpression=condition, ExpressionAttributeValues={**values, **extra})
-                return True
-            except client.exceptions.ConditionalCheckFailedException:
-                return False
-            except client.exceptions.ClientError as exc:
-                if is_item_too_large(exc):
-                    raise ItemTooLarge(item.pk) from exc
-                raise
+            return self._update_if(table, item.pk, expression, condition, {**values, **extra})
 
         what = f"UpdateItem {table} pk={item.pk!r}"
         try:
@@ -268,7 +257,6 @@ class DynamoOnlineStore:
 
     def _write_stream(self, table: str, w: StreamWrite, stats: ApplyStats) -> bool:
         """One conditional ``UpdateItem`` of the stream part; False when ``item_version`` moved since the read."""
-        client = self.client
         part = w.part
         values: dict[str, Any] = {
             ":t": {"B": part.tiles}, ":r": {"N": str(part.run_us)}, ":s": {"N": str(part.source_version)},
@@ -288,19 +276,23 @@ class DynamoOnlineStore:
             cond = f"{s.ITEM_VERSION} = :v"
             values[":v"] = {"N": str(w.expected_version)}
 
-        def put() -> bool:
-            try:
-                client.update_item(TableName=table, Key={s.PK: {"S": w.pk}}, UpdateExpression=update,
-                                   ConditionExpression=cond, ExpressionAttributeValues=values)
-                return True
-            except client.exceptions.ConditionalCheckFailedException:
-                return False
-            except client.exceptions.ClientError as exc:
-                if is_item_too_large(exc):
-                    raise ItemTooLarge(w.pk) from exc
-                raise
+        return bool(self._call(f"UpdateItem {table} pk={w.pk!r}",
+                               lambda: self._update_if(table, w.pk, update, cond, values), stats.count_retry))
 
-        return bool(self._call(f"UpdateItem {table} pk={w.pk!r}", put, stats.count_retry))
+    def _update_if(self, table: str, pk: str, expression: str, condition: str, values: dict[str, Any]) -> bool:
+        """One conditional ``UpdateItem``: True if applied, False if the condition failed; an item over the size
+        limit raises :class:`ItemTooLarge` (the caller sets it aside), anything else goes to ``_call``'s retry."""
+        client = self.client
+        try:
+            client.update_item(TableName=table, Key={s.PK: {"S": pk}}, UpdateExpression=expression,
+                               ConditionExpression=condition, ExpressionAttributeValues=values)
+            return True
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        except client.exceptions.ClientError as exc:
+            if is_item_too_large(exc):
+                raise ItemTooLarge(pk) from exc
+            raise
 
     # -------------------------------------------------------------------------------------------- reads
     def get_items(self, group: str, pks: Sequence[str], attributes: Sequence[str] = ITEM_ATTRIBUTES,

@@ -18,7 +18,6 @@ so every event is counted once. Only the successful attempt's outcome reaches th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
 from weir.online.spark_writes import WriterSettings, worker_store
+from weir.per_process import PerProcess
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
@@ -40,19 +40,13 @@ TILES_COL = "_weir_tiles"  # the per-entity list of micro-batch tiles
 # test passes one that kills its own Python worker. Production passes None (one ``is None`` test per chunk).
 WriteFault = Callable[[int, int], None]
 
-_LAYOUTS: dict[str, GroupLayout] = {}
-_LOCK = threading.Lock()
+_LAYOUTS: PerProcess[GroupLayout] = PerProcess()
 
 
 def _layout(group: FeatureGroup) -> GroupLayout:
     from weir.stream.merge import GroupLayout
 
-    key = group.model_dump_json()
-    with _LOCK:
-        layout = _LAYOUTS.get(key)
-        if layout is None:
-            layout = _LAYOUTS[key] = GroupLayout(group)
-        return layout
+    return _LAYOUTS.get(group.model_dump_json(), lambda: GroupLayout(group))
 
 
 @dataclass(frozen=True)
