@@ -97,26 +97,36 @@ def _alive(pid: int) -> bool:
     return not _is_zombie(pid)
 
 
+def end_group(pgid: int, alive: Callable[[], bool], timeout_s: float, poll_s: float = 0.2) -> None:
+    """SIGTERM process group ``pgid``, wait up to ``timeout_s`` while ``alive()``, then SIGKILL what is left:
+    a clean shutdown when the processes allow it, never a hang when they do not."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        time.sleep(poll_s)
+    if alive():
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def stop_process(pid_file: Path, timeout_s: float = 15.0) -> bool:
     """Stop the process group recorded in ``pid_file`` (TERM, then KILL). Harmless if nothing runs."""
     pid = read_pid(pid_file)
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
+
+    def alive() -> bool:
         _reap(pid)
-        time.sleep(0.2)
-    if _alive(pid):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        _reap(pid)
+        return _alive(pid)
+
+    end_group(pid, alive, timeout_s)
+    _reap(pid)
     pid_file.unlink(missing_ok=True)
     return True
 

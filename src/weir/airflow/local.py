@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weir.process import DevStackError, port_in_use, read_pid, start_background, stop_process, wait_until
+from weir.process import DevStackError, end_group, port_in_use, read_pid, start_background, stop_process, wait_until
 from weir.runtime import RuntimeConfig
 from weir.spark import driver_bind_env
 
@@ -136,23 +136,8 @@ def _group_members(pgid: int) -> list[int]:
 
 
 def _stop_group(pgid: int, timeout_s: float) -> None:
-    import os
-    import signal
-    import time
-
-    deadline = time.monotonic() + timeout_s
     if _group_members(pgid):
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-    while _group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if _group_members(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        end_group(pgid, lambda: bool(_group_members(pgid)), timeout_s, poll_s=0.5)
 
 
 def airflow_status(config: RuntimeConfig) -> AirflowStatus:
