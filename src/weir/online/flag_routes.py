@@ -32,8 +32,9 @@ def default_evaluator(config: RuntimeConfig, reader: FeatureReader,
     ``file:line`` error, as an invalid feature spec does. Each assignment is logged to ``exposures`` (``weir
     serve`` passes a Kafka one, :func:`weir.stream.exposure_logging.kafka_exposure_logger`)."""
     from weir.experiments.catalog import evaluator_for
+    from weir.online.override_store import override_store
 
-    evaluator = evaluator_for(config, reader, exposures)
+    evaluator = evaluator_for(config, reader, exposures, override_store(config))
     return evaluator if evaluator.declarations else None
 
 
