@@ -85,6 +85,7 @@ def test_two_hosts_see_each_others_changes(config: RuntimeConfig) -> None:
 
     clock.t += 1
     made.append(host_b.change("instant_payout", "rollout", "pm@example.com", rollout=35, reason="step 2"))
+    clock.t += 0.25
     made.append(host_b.change("checkout_copy", "pause", "pm@example.com"))
     clock.t += 5
     for host in (host_a, host_b):

@@ -1,12 +1,14 @@
 """The exposure stream on the real stack: ``ExposureLogger`` + ``KafkaSink`` -> Kafka -> Structured Streaming ->
 the Delta ``exposures`` table, each ``exposure_id`` exactly once; malformed records dead-lettered with a reason.
 
-The oracle is the plain Python list of what was logged (``Exposure`` objects) and of the bad payloads sent.
-1. in process (the session's SparkSession): duplicates in one micro-batch and across runs land once, every bad
-   record is in ``deadletter/_exposures`` with its reason, the stream goes on;
-2. as a real process: the job kills itself (``os._exit``, like ``kill -9``) in batch 1 right after its Delta
-   append, before Spark commits the batch; a restart from the same checkpoint (in this process) replays batch 1
-   (recognised as committed, nothing written again) and drains the rest. Every exposure exactly once.
+The oracle is the plain Python list of what was logged (``Exposure`` objects) and of the bad payloads sent. One
+scenario (a module fixture: one job process, one restart) serves both tests: exposures logged through the real
+logger and Kafka sink, some delivered twice, bad payloads in between; the job, a separate process, kills itself
+(``os._exit``, like ``kill -9``) in batch 0 right after its Delta append, before Spark commits the batch; a
+restart from the same checkpoint (in this process's SparkSession) replays batch 0 (recognised as committed,
+nothing written again) and drains the rest, where copies of exposures landed before the crash are dropped.
+Every exposure is then in the table exactly once, every bad record in ``deadletter/_exposures`` once, with its
+reason.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -127,86 +130,96 @@ BAD = {  # payload -> the reason code it must be dead-lettered with
 }
 
 
-def test_exposures_land_once_and_bad_records_are_dead_lettered(stack: RuntimeConfig, spark: Any, lake_dir: Path,
-                                                               tmp_path: Path) -> None:
-    from pyspark.sql import functions as F
-
-    from weir.lake.paths import deadletter_path, stream_metrics_path
-    from weir.stream.exposures import EXPOSURE_STREAM, run_exposure_stream
-    from weir.stream.job import StreamOptions
-
-    run = uuid.uuid4().hex[:8]
-    topic = f"weir-test-xp-{run}"
-    config = _config(lake_dir, tmp_path, run)
-    first = _exposures(40, seed=1)
-    # the producer delivers some records twice (a retried send): same exposure_id, same content
-    _log_through_kafka(config, topic, first + first[:7])
-    _send_raw(config, topic, list(BAD))
-    options = StreamOptions(available_now=True, max_offsets_per_trigger=None)
-    processor = run_exposure_stream(spark, config, options, topic=topic)
-    assert processor.last is not None
-    _assert_table_matches(_table(spark, config), _oracle(first))
-
-    dead = spark.read.format("delta").load(deadletter_path(config, EXPOSURE_STREAM)).collect()
-    assert sorted(bytes(r["value"]) for r in dead) == sorted(BAD)
-    for r in dead:
-        code = BAD[bytes(r["value"])]
-        assert code in r["reason_codes"], (r["reason"], r["reason_codes"])
-        assert r["reason"] and r["offset"] is not None
-    reasons = {BAD[bytes(r["value"])]: r["reason"] for r in dead}
-    assert reasons["missing_field"] == "missing field key"
-    assert "ts must be epoch seconds" in reasons["bad_ts"] or "ts out of range" in reasons["bad_ts"]
-
-    # a later run: copies of landed exposures (a replaying producer) and new ones; the copies are dropped
-    second = _exposures(10, seed=2)
-    _log_through_kafka(config, topic, first[10:20] + second + second[:3])
-    run_exposure_stream(spark, config, options, topic=topic)
-    _assert_table_matches(_table(spark, config), _oracle(first + second))
-
-    metrics = (spark.read.format("delta").load(stream_metrics_path(config))
-               .where(F.col("group") == EXPOSURE_STREAM).collect())
-    assert sum(r["entities_written"] for r in metrics) == 50
-    assert sum(r["dead_lettered"] for r in metrics) == len(BAD)
-    assert sum(r["drops"].get("duplicate_exposure_id", 0) for r in metrics) == 7 + 10 + 3
-
-
 def _run(config: RuntimeConfig, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], env={**os.environ, **config.env()}, capture_output=True,
                           text=True, timeout=timeout, cwd=config.project_root)
 
 
-def test_exposures_exactly_once_after_the_driver_is_killed(stack: RuntimeConfig, spark: Any, lake_dir: Path,
-                                                           tmp_path: Path) -> None:
-    from pyspark.sql import functions as F
+@dataclass
+class Scenario:
+    config: RuntimeConfig
+    records: list[Exposure]  # every distinct exposure logged (the oracle)
+    copies: int  # records the producer delivered a second time
+    landed_before_restart: int
+    crashed: subprocess.CompletedProcess[str]
 
-    from weir.lake.paths import stream_metrics_path
-    from weir.stream.exposures import EXPOSURE_STREAM, run_exposure_stream
+
+@pytest.fixture(scope="module")
+def scenario(stack: RuntimeConfig, spark: Any, lake_dir: Path, tmp_path_factory: pytest.TempPathFactory,
+             ) -> Scenario:
+    """One run of the whole path, shared by the tests below (one stream job process, one restart):
+
+    60 exposures through the real logger and Kafka sink, 17 of them delivered twice (7 right after, 10 at the
+    end), the bad payloads in between; the job (a separate process) dies in batch 0 right after its Delta
+    append; the restart, from the same checkpoint in this process, drains the topic."""
+    from weir.stream.exposures import run_exposure_stream
     from weir.stream.job import StreamOptions
 
     run = uuid.uuid4().hex[:8]
-    topic = f"weir-test-xpk-{run}"
-    config = _config(lake_dir, tmp_path, run)
+    topic = f"weir-test-xp-{run}"
+    config = _config(lake_dir, tmp_path_factory.mktemp("xp"), run)
     records = _exposures(60, seed=3)
-    _log_through_kafka(config, topic, records + records[25:35])  # 10 re-delivered, in a later micro-batch
+    _log_through_kafka(config, topic, records[:20] + records[:7])
+    _send_raw(config, topic, list(BAD))
+    _log_through_kafka(config, topic, records[20:] + records[25:35])
 
-    crashed = _run(config, [str(CRASHING_JOB), topic, "1", "after_exposures", "--max-offsets-per-trigger", "20"],
-                   timeout=300)
+    crashed = _run(config, [str(CRASHING_JOB), topic, "0", "after_exposures", "--max-offsets-per-trigger", "30"],
+                   timeout=600)
+    landed = len(_table(spark, config)) if crashed.returncode == 137 else -1
+    if crashed.returncode == 137:
+        run_exposure_stream(spark, config, StreamOptions(available_now=True, max_offsets_per_trigger=None),
+                            topic=topic)
+    return Scenario(config, records, 17, landed, crashed)
+
+
+def test_exposures_exactly_once_after_the_driver_is_killed(spark: Any, scenario: Scenario) -> None:
+    from pyspark.sql import functions as F
+
+    from weir.lake.paths import stream_metrics_path
+    from weir.stream.exposures import EXPOSURE_STREAM
+
+    crashed, config, records = scenario.crashed, scenario.config, scenario.records
     assert crashed.returncode == 137, crashed.stdout[-3000:] + crashed.stderr[-3000:]
-    assert "crashing in batch 1 after_exposures" in crashed.stdout
-    landed = len(_table(spark, config))  # batches 0 and 1 are in Delta; Spark committed only batch 0
-    assert 30 <= landed <= 40  # 40 records read; copies among them (the topic's partitions interleave) are dropped
+    assert "crashing in batch 0 after_exposures" in crashed.stdout
+    assert 0 < scenario.landed_before_restart <= 30  # batch 0 is in Delta; Spark did not commit it
 
-    # the restart: the same checkpoint (same query), here in this process's SparkSession (one JVM start less)
-    processor = run_exposure_stream(spark, config, StreamOptions(available_now=True, max_offsets_per_trigger=None),
-                                    topic=topic)
-    assert processor.last is not None
-
-    _assert_table_matches(_table(spark, config), _oracle(records))
+    _assert_table_matches(_table(spark, config), _oracle(records))  # every exposure_id exactly once
     metrics = (spark.read.format("delta").load(stream_metrics_path(config))
                .where(F.col("group") == EXPOSURE_STREAM).collect())
-    replayed = [r for r in metrics if r["batch_id"] == 1]
+    replayed = [r for r in metrics if r["batch_id"] == 0]
     assert len(replayed) == 1 and replayed[0]["entities_written"] == 0  # the replay wrote nothing again
-    assert replayed[0]["entities_skipped_replay"] == 20
+    assert 0 < replayed[0]["entities_skipped_replay"] == replayed[0]["input_rows"] <= 30
     assert len({r["query_id"] for r in metrics}) == 1  # the restart resumed the same query (checkpoint)
-    assert sum(r["entities_written"] for r in metrics) == len(records)
+    total = len(records) + scenario.copies + len(BAD)
+    assert sum(r["input_rows"] for r in metrics) == total  # every record in exactly one batch's row
+    after = [r for r in metrics if r["batch_id"] > 0]
+    assert sum(r["entities_written"] for r in after) == len(records) - scenario.landed_before_restart
     assert date(2026, 12, 1) in {r["ds"] for r in _table(spark, config)}
+
+
+def test_copies_are_dropped_and_bad_records_dead_lettered_once_with_their_reason(spark: Any,
+                                                                               scenario: Scenario) -> None:
+    from pyspark.sql import functions as F
+
+    from weir.lake.paths import deadletter_path, stream_metrics_path
+    from weir.stream.exposures import EXPOSURE_STREAM
+
+    config = scenario.config
+    assert scenario.crashed.returncode == 137
+    dead = spark.read.format("delta").load(deadletter_path(config, EXPOSURE_STREAM)).collect()
+    assert sorted(bytes(r["value"]) for r in dead) == sorted(BAD)  # each once, the replay included
+    for r in dead:
+        code = BAD[bytes(r["value"])]
+        assert code in r["reason_codes"], (r["reason"], r["reason_codes"])
+        assert r["reason"] and r["offset"] is not None and r["topic"].startswith("weir-test-xp-")
+    reasons = {BAD[bytes(r["value"])]: r["reason"] for r in dead}
+    assert reasons["missing_field"] == "missing field key"
+    assert reasons["missing_ts"] == "missing ts (epoch seconds of the evaluation)"
+    assert reasons["bad_kind"] == "kind must be flag or experiment, got bogus"
+
+    # the table holds each exposure once although 17 were delivered twice (across batches: the 10 re-sent at
+    # the end are copies of exposures batch 0 or 1 wrote)
+    _assert_table_matches(_table(spark, config), _oracle(scenario.records))
+    metrics = (spark.read.format("delta").load(stream_metrics_path(config))
+               .where((F.col("group") == EXPOSURE_STREAM) & (F.col("batch_id") > 0)).collect())
+    assert sum(r["drops"].get("duplicate_exposure_id", 0) for r in metrics) >= 10

@@ -41,7 +41,15 @@ from weir.experiments.exposures import EXPOSURES_TOPIC
 from weir.experiments.tables import EXPOSURE_PARTITION, EXPOSURE_SCHEMA_DDL
 from weir.lake.paths import checkpoint_path, deadletter_path, exposures_path, stream_metrics_path
 from weir.runtime import RuntimeConfig
-from weir.stream.job import BATCH_COL, BATCH_TS_COL, QUERY_COL, BatchMetrics, StreamOptions, is_kafka_metrics_npe
+from weir.stream.job import (
+    BATCH_COL,
+    BATCH_TS_COL,
+    QUERY_COL,
+    BatchMetrics,
+    StreamOptions,
+    _Phases,
+    is_kafka_metrics_npe,
+)
 from weir.stream.parse import CODES_COL, KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR
 
 if TYPE_CHECKING:
@@ -63,6 +71,9 @@ DUPLICATE_EXPOSURE_ID = "duplicate_exposure_id"
 _V = "_weir_v"
 _NOW = "_weir_now"
 _TS_S = "_weir_ts_s"
+_TS_TEXT = "_weir_ts_text"
+_UTF8 = "_weir_utf8"
+_OBJ = "_weir_is_object"
 _RANK = "_weir_rank"
 # why a record is rejected (``reason`` in the dead-letter table; ``reason`` is also an exposure's field)
 REJECT_COL = "_weir_reject"
@@ -72,39 +83,36 @@ REJECT_CODES_COL = "_weir_reject_codes"
 StageHook = Callable[[int, str], None]
 
 
-def _json_type(field: str) -> Column:
+def _type_col(field: str) -> str:
+    return f"_weir_t_{field}"
+
+
+def _checks() -> list[Check]:
+    """The rules of the module doc, step 1, over the staged columns of :func:`parse_exposures` (each JSON type
+    and string value computed once; NULL counts as passing; ``combine`` joins the failed ones)."""
     from pyspark.sql import functions as F
 
-    return F.schema_of_variant(F.variant_get(F.col(_V), f"$.{field}", "variant"))
-
-
-def _checks(utf8_ok: Column) -> list[Check]:
-    """The rules of the module doc, step 1 (NULL counts as passing; ``combine`` joins the failed ones)."""
-    from pyspark.sql import functions as F
-
-    v = F.col(_V)
-    is_object = F.coalesce(F.schema_of_variant(v).startswith("OBJECT"), F.lit(False))
+    utf8_ok, v, is_object = F.col(_UTF8), F.col(_V), F.col(_OBJ)
     checks = [Check("not_utf8", ~utf8_ok, F.lit("not valid UTF-8")),
               Check("not_json", utf8_ok & v.isNull(), F.lit("not JSON")),
               Check("not_object", v.isNotNull() & ~is_object, F.lit("not a JSON object"))]
     for name in (*REQUIRED_TEXT, *OPTIONAL_TEXT):
-        jt = _json_type(name)
+        jt = F.col(_type_col(name))
         absent = jt.isNull() | (jt == F.lit("VOID"))
         if name in REQUIRED_TEXT:
             checks.append(Check("missing_field", is_object & absent, F.lit(f"missing field {name}")))
-            checks.append(Check("empty_field", is_object & (F.try_variant_get(v, f"$.{name}", "string") == F.lit("")),
-                                F.lit(f"empty field {name}")))
+            checks.append(Check("empty_field", is_object & (F.col(name) == F.lit("")), F.lit(f"empty field {name}")))
         checks.append(Check("wrong_type", is_object & ~absent & (jt != F.lit("STRING")),
                             F.concat(F.lit(f"wrong type for {name}: expected string, got "), jt)))
-    kind = F.try_variant_get(v, "$.kind", "string")
+    kind = F.col("kind")
     checks.append(Check("bad_kind", is_object & kind.isNotNull() & (kind != F.lit("")) & ~kind.isin(*KINDS),
                         F.concat(F.lit("kind must be flag or experiment, got "), kind)))
-    ts_type = _json_type("ts")
+    ts_type = F.col(_type_col("ts"))
     ts_absent = ts_type.isNull() | (ts_type == F.lit("VOID"))
     is_number = ts_type.isin("BIGINT", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT") | ts_type.startswith(
         "DECIMAL")
     ts = F.col(_TS_S)
-    shown = F.coalesce(F.try_variant_get(v, "$.ts", "string"), F.lit("?"))
+    shown = F.coalesce(F.col(_TS_TEXT), F.lit("?"))
     checks += [
         Check("missing_ts", is_object & ts_absent, F.lit("missing ts (epoch seconds of the evaluation)")),
         Check("bad_ts", is_object & ~ts_absent & ~is_number,
@@ -126,22 +134,30 @@ def parse_exposures(kafka_df: DataFrame, now: Column | None = None) -> DataFrame
 
     now = F.current_timestamp() if now is None else now
     text = F.col("value").cast("string")
-    utf8_ok = F.coalesce(F.is_valid_utf8(text), F.lit(True))
+    meta = [F.col(c) for c in (*KAFKA_META, VALUE_BIN, VALUE_STR, _NOW)]
     raw = kafka_df.select(
-        F.col("value").alias(VALUE_BIN), F.make_valid_utf8(text).alias(VALUE_STR), utf8_ok.alias("_utf8"),
+        F.col("value").alias(VALUE_BIN), F.make_valid_utf8(text).alias(VALUE_STR),
+        F.coalesce(F.is_valid_utf8(text), F.lit(True)).alias(_UTF8),
         F.col("topic"), F.col("partition"), F.col("offset"), F.col("timestamp").alias("kafka_ts"), now.alias(_NOW))
-    with_v = raw.withColumn(_V, F.when(F.col("_utf8"), F.try_parse_json(F.col(VALUE_BIN).cast("string"))))
-    with_v = with_v.withColumn(_TS_S, F.try_variant_get(F.col(_V), "$.ts", "double"))
-    reason, codes = combine(_checks(F.col("_utf8")))
+    # only valid UTF-8 is JSON; parsed once, then each field's JSON type and value once (small expressions)
+    with_v = raw.select(F.col(_UTF8), *meta,
+                        F.when(F.col(_UTF8), F.try_parse_json(F.col(VALUE_BIN).cast("string"))).alias(_V))
+    v = F.col(_V)
+    names = (*REQUIRED_TEXT, *OPTIONAL_TEXT)
+    staged = with_v.select(
+        F.col(_UTF8), v, *meta, F.coalesce(F.schema_of_variant(v).startswith("OBJECT"), F.lit(False)).alias(_OBJ),
+        *(F.schema_of_variant(F.variant_get(v, f"$.{n}", "variant")).alias(_type_col(n)) for n in (*names, "ts")),
+        *(F.try_variant_get(v, f"$.{n}", "string").alias(n) for n in names),
+        F.try_variant_get(v, "$.ts", "double").alias(_TS_S), F.try_variant_get(v, "$.ts", "string").alias(_TS_TEXT))
+    reason, codes = combine(_checks())
+    checked = staged.select(*(F.col(n) for n in names), F.col(_TS_S), *meta, reason.alias(REJECT_COL),
+                            codes.alias(REJECT_CODES_COL))
     ts = F.timestamp_micros(F.round(F.col(_TS_S) * F.lit(1_000_000)).cast("long"))
-    fields = [F.try_variant_get(F.col(_V), f"$.{n}", "string").alias(n) for n in (*REQUIRED_TEXT, *OPTIONAL_TEXT)]
-    parsed = with_v.select(*fields, F.col(_NOW), reason.alias(REJECT_COL), codes.alias(REJECT_CODES_COL),
-                           F.col(_TS_S), *KAFKA_META, VALUE_BIN, VALUE_STR)
     valid = F.col(REJECT_COL).isNull()
-    return parsed.select(
-        *(F.col(n) for n in (*REQUIRED_TEXT, *OPTIONAL_TEXT)),
-        F.when(valid, ts).alias("ts"), F.when(valid, F.to_date(ts)).alias(EXPOSURE_PARTITION),
-        F.col(_NOW).alias("ingested_at"), *KAFKA_META, VALUE_BIN, VALUE_STR, REJECT_COL, REJECT_CODES_COL)
+    return checked.select(
+        *(F.col(n) for n in names), F.when(valid, ts).alias("ts"),
+        F.when(valid, F.to_date(ts)).alias(EXPOSURE_PARTITION), F.col(_NOW).alias("ingested_at"), *KAFKA_META,
+        VALUE_BIN, VALUE_STR, REJECT_COL, REJECT_CODES_COL)
 
 
 def table_schema() -> StructType:
@@ -180,6 +196,8 @@ class ExposureBatch:
         self._query_id = ""
         self._ready = threading.Event()
         self.last: BatchMetrics | None = None
+        self.phases: dict[str, float] = {}  # seconds per step of the last micro-batch (printed with its line)
+        self._clock = _Phases(self.phases)
 
     def set_query_id(self, query_id: str) -> None:
         self._query_id = query_id
@@ -224,6 +242,8 @@ class ExposureBatch:
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         started, began = datetime.now(UTC), time.perf_counter()
+        self.phases = {}
+        self._clock = _Phases(self.phases)
         if self._committed(batch_id):
             n = batch_df.count()
             self._finish(batch_id, started, began, n, 0, 0, 0, {}, replayed=n)
@@ -245,12 +265,14 @@ class ExposureBatch:
                                F.flatten(F.collect_list(F.when(~valid, F.col(REJECT_CODES_COL))))).collect()[0]
             n_in, n_bad, days = int(stats[0]), int(stats[1]), list(stats[2])
             drops = dict(Counter(stats[3]))
+            self._clock.lap("parse+stats")
             if n_bad:
                 bad = parsed.where(~valid).select(
                     VALUE_BIN, VALUE_STR, *KAFKA_META, F.col(REJECT_COL).alias(REASON_COL),
                     F.lit(batch_id).cast("long").alias(BATCH_COL), F.lit(self.query_id).alias(QUERY_COL),
                     F.col("ingested_at").alias("dead_lettered_at"), F.col(REJECT_CODES_COL).alias(CODES_COL))
                 self._append(bad, deadletter_path(self.config, EXPOSURE_STREAM), batch_id)
+                self._clock.lap("deadletter")
             self._stage(batch_id, "after_deadletter")
             written = 0
             if n_in > n_bad:
@@ -262,8 +284,10 @@ class ExposureBatch:
                 out = rows.join(seen, "exposure_id", "left_anti").select(*cols).persist()
                 try:
                     written = out.count()
+                    self._clock.lap("dedup")
                     if written:
                         self._append(out, self.path, batch_id, partition=True)
+                        self._clock.lap("exposures")
                 finally:
                     out.unpersist()
                 if n_in - n_bad - written:
@@ -292,7 +316,7 @@ class ExposureBatch:
         line = (f"exposures batch {batch_id}: {n_in} records, {written} written, {n_bad} dead-lettered, "
                 f"{drops.get(DUPLICATE_EXPOSURE_ID, 0)} duplicates" + (f", replay of a committed batch ({replayed} "
                                                                       "records skipped)" if replayed else "")
-                + f", {seconds:.1f}s")
+                + f", {seconds:.1f}s (" + ", ".join(f"{k} {v:.1f}s" for k, v in self.phases.items()) + ")")
         log.info(line)
         print(line, flush=True)
 
