@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -122,6 +122,11 @@ class RuntimeConfig(BaseModel):
         "", description="The team's Hive-compatible metastore (Spark's `hive.metastore.uris`), where catalog "
                         "entries persist. Empty: Spark's in-memory catalog, re-attached at each session start.",
         examples=["thrift://metastore.internal:9083"])
+    experiments_overrides: Literal["file", "dynamodb"] = Field(
+        "file", description="Where runtime changes of flags and experiments (kill, pause, rollout: `weir flags "
+                            "...`) are kept and read: `file` = `<state_dir>/experiments/overrides.jsonl` (one host); "
+                            "`dynamodb` = the table `<dynamodb_table_prefix>_experiment_overrides`, shared by every "
+                            "host.", examples=["dynamodb"])
 
     @property
     def lake(self) -> str:

@@ -29,14 +29,19 @@ _CONDITIONAL_UPDATE = "weir.online.store:DynamoOnlineStore._update_if"  # the ba
 _PUBLISH = [*_TABLE_SETUP, _CONDITIONAL_UPDATE]
 _STREAM = [*_TABLE_SETUP, _CONDITIONAL_UPDATE,
            "weir.online.store:DynamoOnlineStore._get_chunk"]  # read-merge-write of stream tiles
+_OVERRIDES_READ = "weir.online.override_store:DynamoOverrideStore.changes"  # runtime changes of flags (Scan)
 ROLE_SITES: dict[str, list[str]] = {
     "publisher": _PUBLISH,  # weir online init, weir publish
     "streaming": _STREAM,  # weir stream (the streaming job's online writer)
-    "reader": ["weir.online.store:DynamoOnlineStore._get_chunk"],  # weir serve, weir get, OnlineClient
+    # weir serve, weir get, OnlineClient; evaluators read the runtime state of flags and experiments
+    "reader": ["weir.online.store:DynamoOnlineStore._get_chunk", _OVERRIDES_READ],
     # Airflow tasks publish, start streams (the supervisor DAG) and check freshness (a sample Scan)
     "airflow-worker": [*_PUBLISH, *_STREAM, "weir.online.store:DynamoOnlineStore.sample_run_times"],
     # weir smoke against AWS: its own weir_smoke table only, through the store (set-up, write, read)
     "smoke": [*_PUBLISH, "weir.online.store:DynamoOnlineStore._get_chunk"],
+    # weir flags|experiments kill/pause/rollout/audit with the shared (DynamoDB) override store
+    "experiments-admin": ["weir.online.override_store:DynamoOverrideStore.ensure_table",
+                          "weir.online.override_store:DynamoOverrideStore.append", _OVERRIDES_READ],
 }
 # call sites no deployed role runs, and why
 NOT_DEPLOYED = {

@@ -31,8 +31,8 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
                             "weir.experiments"})),
     ("orchestration", frozenset({"weir.pipeline", "weir.airflow", "weir.cli", "weir.demo", "weir.devstack",
                                  "weir.smoke", "weir.runtime_docs"})),
-    ("entry points", frozenset({f"weir.jobs.{job}" for job in ("backfill", "compute", "maintain", "publish",
-                                                               "stream", "training_set", "validate")})),
+    ("entry points", frozenset({f"weir.jobs.{job}" for job in ("backfill", "compute", "exposures", "maintain",
+                                                               "publish", "stream", "training_set", "validate")})),
 ]
 RANK = {component: i for i, (_, components) in enumerate(LAYERS) for component in components}
 

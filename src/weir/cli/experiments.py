@@ -13,12 +13,22 @@ from weir.runtime import load_config
 
 if TYPE_CHECKING:
     from weir.experiments.models import Declaration
+    from weir.experiments.overrides import CachedOverrides
 
 
 def _dir(kind: str, path: str | None) -> Path:
     from weir.experiments.catalog import declarations_dir
 
     return Path(path) if path else declarations_dir(load_config(), kind)
+
+
+def _overrides() -> CachedOverrides:
+    """The runtime state from the configured override store (file or DynamoDB: ``WEIR_EXPERIMENTS_OVERRIDES``)."""
+    from weir.experiments.catalog import overrides_for
+    from weir.online.override_store import override_store
+
+    config = load_config()
+    return overrides_for(config, store=override_store(config))
 
 
 def _load(kind: str) -> list[Declaration]:
@@ -63,9 +73,7 @@ def _group(kind: str) -> click.Group:
         from rich.console import Console
         from rich.table import Table
 
-        from weir.experiments.catalog import overrides_for
-
-        overrides = overrides_for(load_config())
+        overrides = _overrides()
         table = Table("name", "entity", "variants", "rollout", "window", "state", "owner")
         for d in _load(kind):
             s = overrides.state(d.name)
@@ -82,7 +90,6 @@ def _group(kind: str) -> click.Group:
     @group.command("describe")
     @click.argument("name")
     def describe(name: str) -> None:
-        from weir.experiments.catalog import overrides_for
         from weir.experiments.targeting import features_of
 
         decls = {d.name: d for d in _load(kind)}
@@ -93,7 +100,7 @@ def _group(kind: str) -> click.Group:
         click.echo(f"declared in {d.path}")
         if d.rule is not None:
             click.echo(f"targeting reads (one online read): {json.dumps(features_of(d.rule))}")
-        click.echo(f"runtime state: {overrides_for(load_config()).state(name)}")
+        click.echo(f"runtime state: {_overrides().state(name)}")
 
     describe.help = f"The {kind} NAME in full, the features its targeting reads and its runtime state."
 
@@ -107,7 +114,9 @@ def _group(kind: str) -> click.Group:
 
         config = load_config()
         attributes = dict(a.split("=", 1) for a in attrs if "=" in a)
-        ev = evaluator_for(config, OnlineClient(config))
+        from weir.online.override_store import override_store
+
+        ev = evaluator_for(config, OnlineClient(config), overrides=override_store(config))
         try:
             a = ev.evaluate(name, key, attributes)
         except KeyError as exc:
@@ -119,9 +128,7 @@ def _group(kind: str) -> click.Group:
     @group.command("audit")
     @click.argument("name", required=False)
     def audit(name: str | None) -> None:
-        from weir.experiments.catalog import overrides_for
-
-        for change in overrides_for(load_config()).audit(name):
+        for change in _overrides().audit(name):
             click.echo(json.dumps(change))
 
     audit.help = "Every runtime change (who, when, what, why) of NAME (default: all), oldest first."
@@ -133,12 +140,10 @@ def _group(kind: str) -> click.Group:
 
 def _switch(kind: str, action: str) -> click.Command:
     def run(name: str, who: str, reason: str, percent: float | None = None) -> None:
-        from weir.experiments.catalog import overrides_for
-
         if name not in {d.name for d in _load(kind)}:
             raise click.ClickException(f"no {kind} named '{name}'")
         try:
-            c = overrides_for(load_config()).change(name, action, who, percent, reason)  # type: ignore[arg-type]
+            c = _overrides().change(name, action, who, percent, reason)  # type: ignore[arg-type]
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{c.action} {c.name} by {c.who}" + (f" to {c.rollout:g}%" if c.rollout is not None else ""))
@@ -157,4 +162,12 @@ def _switch(kind: str, action: str) -> click.Command:
                          "overrides cache TTL (5 s) in every process, without a deploy.")
 
 
-COMMANDS = [_group("experiment"), _group("flag")]
+def _experiments_group() -> click.Group:
+    from weir.cli.exposures import stream_exposures_cmd
+
+    group = _group("experiment")
+    group.add_command(stream_exposures_cmd)
+    return group
+
+
+COMMANDS = [_experiments_group(), _group("flag")]

@@ -138,6 +138,7 @@ def serve(host: str, port: int, api_keys_file: str | None, insecure_no_auth: boo
 
     from weir.online.http_guard import ServeConfigError, bind_policy, load_api_keys
     from weir.online.server import ServeLimits, create_app
+    from weir.stream.exposure_logging import kafka_exposure_logger
 
     try:
         keys = load_api_keys(keys_file=api_keys_file)
@@ -150,8 +151,12 @@ def serve(host: str, port: int, api_keys_file: str | None, insecure_no_auth: boo
     click.echo(f"weir serve on {host}:{port}: " + (f"{len(keys.digests)} API key(s) required" if keys
                                                      else "no API keys (open to every caller that can connect)"),
                err=True)
-    uvicorn.run(create_app(load_config(), api_keys=keys, limits=limits), host=host, port=port, log_level="info",
-                server_header=False, timeout_keep_alive=5, limit_concurrency=256)
+    config = load_config()
+    exposures = kafka_exposure_logger(config)
+    click.echo("exposures of /flags/evaluate: " + (f"to Kafka at {config.kafka_bootstrap_servers}" if exposures
+                                                   else "not logged (no Kafka configured)"), err=True)
+    uvicorn.run(create_app(config, api_keys=keys, limits=limits, exposures=exposures), host=host, port=port,
+                log_level="info", server_header=False, timeout_keep_alive=5, limit_concurrency=256)
 
 
 COMMANDS = [online, publish_cmd, get_cmd, serve]

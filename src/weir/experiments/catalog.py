@@ -13,7 +13,7 @@ from weir.experiments.evaluate import Evaluator, FeatureReader
 from weir.experiments.exposures import ExposureLogger
 from weir.experiments.loader import load_declarations
 from weir.experiments.models import Declaration
-from weir.experiments.overrides import CachedOverrides, FileOverrideStore
+from weir.experiments.overrides import CachedOverrides, FileOverrideStore, OverrideStore
 from weir.runtime import RuntimeConfig
 from weir.spec.loader import load_specs
 
@@ -39,11 +39,14 @@ def load_all(config: RuntimeConfig) -> list[Declaration]:
     return out
 
 
-def overrides_for(config: RuntimeConfig, ttl_s: float = 5.0) -> CachedOverrides:
-    return CachedOverrides(FileOverrideStore.under(config.state_dir), ttl_s=ttl_s)
+def overrides_for(config: RuntimeConfig, ttl_s: float = 5.0, store: OverrideStore | None = None) -> CachedOverrides:
+    """The runtime state through a ``ttl_s`` cache, from ``store`` (default: the file log under the state dir;
+    the shared DynamoDB one is ``weir.online.override_store.override_store(config)``, passed in by the server and
+    the CLI: this package does not import the online store)."""
+    return CachedOverrides(store or FileOverrideStore.under(config.state_dir), ttl_s=ttl_s)
 
 
 def evaluator_for(config: RuntimeConfig, reader: FeatureReader | None,
-                  exposures: ExposureLogger | None = None) -> Evaluator:
+                  exposures: ExposureLogger | None = None, overrides: OverrideStore | None = None) -> Evaluator:
     """The evaluator of a process: declarations from git, runtime state from the override log."""
-    return Evaluator(load_all(config), reader, overrides_for(config), exposures)
+    return Evaluator(load_all(config), reader, overrides_for(config, store=overrides), exposures)

@@ -7,8 +7,8 @@ exposure logging must not add latency to the flag check. ``exposure_id`` is a ra
 creation, so a sink retry that writes a record twice is deduplicated downstream by that id; analysis keeps the
 first exposure per (experiment, entity).
 
-A Kafka sink is given; the stream from the ``exposures`` topic into a Delta ``exposures/`` table is not built
-here (see docs/experiments.md).
+A Kafka sink is given; :mod:`weir.stream.exposures` streams the topic into the lake's ``exposures`` table (exactly
+once, each ``exposure_id`` once; see docs/experiments.md).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from weir.experiments.evaluate import Evaluator, FeatureReader, UnknownDeclaration
+from weir.experiments.exposures import ExposureLogger
 from weir.runtime import RuntimeConfig
 
 Attribute = StrictStr | StrictBool | StrictInt | StrictFloat | None
@@ -25,16 +26,24 @@ class FlagRequest(BaseModel):
     attributes: dict[str, Attribute] = Field(default_factory=dict, max_length=50)
 
 
-def default_evaluator(config: RuntimeConfig, reader: FeatureReader) -> Evaluator | None:
+def default_evaluator(config: RuntimeConfig, reader: FeatureReader,
+                      exposures: ExposureLogger | None = None) -> Evaluator | None:
     """The declarations beside the specs (None when there are none); an invalid one stops the server with its
-    ``file:line`` error, as an invalid feature spec does. Exposures are not logged from here yet."""
+    ``file:line`` error, as an invalid feature spec does. Each assignment is logged to ``exposures`` (``weir
+    serve`` passes a Kafka one, :func:`weir.stream.exposure_logging.kafka_exposure_logger`)."""
     from weir.experiments.catalog import evaluator_for
+    from weir.online.override_store import override_store
 
-    evaluator = evaluator_for(config, reader)
+    evaluator = evaluator_for(config, reader, exposures, override_store(config))
     return evaluator if evaluator.declarations else None
 
 
 def add_flag_routes(app: FastAPI, evaluator: Evaluator | None) -> None:
+    """``POST /flags/evaluate``; the evaluator's exposure logger is drained and stopped when the app shuts down
+    (queued exposures reach the sink)."""
+    if evaluator is not None and evaluator.exposures is not None:
+        app.router.on_shutdown.append(evaluator.exposures.close)
+
     @app.post("/flags/evaluate")
     async def evaluate_flags(request: Request) -> dict[str, Any]:
         from weir.online.server import BadRequest, _validation_message, parse_body

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from weir.compute.windows import us_to_datetime
 from weir.experiments.evaluate import Evaluator
+from weir.experiments.exposures import ExposureLogger
 from weir.metrics import declare_slos, record_served
 from weir.online.client import OnlineClient, parse_at
 from weir.online.errors import FeatureRequestError, OnlineStoreError
@@ -215,12 +216,13 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None = None,
                api_keys: ApiKeys | None = None, limits: ServeLimits | None = None,
-               flags: Evaluator | None = None) -> FastAPI:
+               flags: Evaluator | None = None, exposures: ExposureLogger | None = None) -> FastAPI:
     """The FastAPI app serving ``client`` (default: an OnlineClient over ``config`` and its specs).
 
     ``api_keys``: callers must present one of them (none = no check; :func:`weir.online.http_guard.bind_policy`
     decides where that is allowed). ``limits``: bounds on one request. ``flags``: evaluates ``POST /flags/evaluate``
-    (default without ``client``: the declarations under flags/ and experiments/ beside the specs).
+    (default without ``client``: the declarations under flags/ and experiments/ beside the specs, logging each
+    assignment to ``exposures``, a non-blocking logger closed at shutdown).
     """
     config = config or load_config()
     online = client or OnlineClient(config)
@@ -247,7 +249,8 @@ def create_app(config: RuntimeConfig | None = None, client: OnlineClient | None 
             return {"status": "ok"}
         return {"status": "ok", "groups": sorted(online.groups)}
 
-    add_flag_routes(app, flags if flags is not None or client is not None else default_evaluator(config, online))
+    add_flag_routes(app, flags if flags is not None or client is not None
+                    else default_evaluator(config, online, exposures))
 
     def answer(req: FeatureRequest) -> dict[str, Any]:
         t_us = read_time_us(req.at)

@@ -454,10 +454,17 @@ def kafka_reader(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig
     if group.source.kafka is None:
         raise ValueError(f"group '{group.name}' has no source.kafka topic: streaming needs one "
                          f"(add `kafka: {{topic: ...}}` under source in {group.path or 'its spec'})")
+    return kafka_topic_reader(spark, group.source.kafka.topic, config, options)
+
+
+def kafka_topic_reader(spark: SparkSession, topic: str, config: RuntimeConfig, options: StreamOptions,
+                       ) -> DataFrame:
+    """The streaming Kafka source of every Weir stream (a group's, the exposures'): from the earliest offset on
+    the first start, failing loudly on a retention gap."""
     reader = (spark.readStream.format("kafka")
               .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
               .option("kafka.security.protocol", config.kafka_security_protocol)
-              .option("subscribe", group.source.kafka.topic)
+              .option("subscribe", topic)
               .option("startingOffsets", options.starting_offsets)
               .option("failOnDataLoss", "true"))
     if options.max_offsets_per_trigger:
