@@ -12,7 +12,7 @@ from typing import Any
 from weir.pipeline.job import RESULT_PREFIX
 from weir.runtime import RuntimeConfig
 
-JOBS = {"compute", "validate", "publish", "backfill"}
+JOBS = {"compute", "validate", "publish", "backfill", "analyse_experiment"}
 
 
 def spark_submit_binary() -> str:

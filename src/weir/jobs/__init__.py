@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-JOBS = ("backfill", "compute", "maintain", "publish", "stream", "training_set", "validate")
+JOBS = ("analyse_experiment", "backfill", "compute", "maintain", "publish", "stream", "training_set", "validate")
 
 
 def job_file(job: str) -> Path:
