@@ -48,13 +48,23 @@ def entity_frame(spark: SparkSession, config: RuntimeConfig, experiment: Experim
     return frame, exposed, lineage
 
 
+def entity_table(spark: SparkSession, config: RuntimeConfig, experiment: Experiment, ds: date,
+                 groups: Sequence[FeatureGroup]) -> tuple[Any, dict[str, Any]]:
+    """:func:`entity_frame` collected to the driver as a ``pyarrow.Table`` (the statistics run in numpy)."""
+    frame, exposed, lineage = entity_frame(spark, config, experiment, ds, groups)
+    try:
+        return frame.toArrow(), lineage
+    finally:
+        exposed.unpersist()
+
+
 def _column(table: Any, name: str) -> NDArray[np.float64]:
     return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
 
 
 def covariate_matrix(table: Any, columns: Sequence[str]) -> NDArray[np.float64] | None:
     """The covariates as an (entities x covariates) matrix; a missing value becomes its column's mean over all
-    entities (still a pre-exposure quantity, so CUPED stays unbiased), a column with none becomes 0."""
+    exposed entities (still a pre-exposure quantity, so CUPED stays unbiased), a column with none becomes 0."""
     if not columns:
         return None
     x = np.column_stack([_column(table, c) for c in columns])
@@ -65,26 +75,9 @@ def covariate_matrix(table: Any, columns: Sequence[str]) -> NDArray[np.float64] 
     return x
 
 
-def analyse_experiment(experiment: Experiment, ds: str | date, spark: SparkSession | None = None,
-                       config: RuntimeConfig | None = None, groups: Sequence[FeatureGroup] | None = None,
-                       alpha: float = 0.05, at: datetime | None = None) -> dict[str, Any]:
-    """Analyse ``experiment`` as of the end of day ``ds`` and replace that day's rows in the results table.
-
-    Returns a JSON-able summary (the Airflow task's XCom): exposure counts, the SRM check, per metric and
-    treatment the plain and CUPED deltas with their p-values and the variance reduction.
-    """
-    from weir.spark import get_spark
-    from weir.spec.loader import load_specs
-
-    day = parse_ds(ds)
-    config = config or load_config()
-    spark = spark or get_spark("weir-experiment-analysis", config)
-    groups = list(groups) if groups is not None else load_specs(config.specs_dir)
-    frame, exposed, lineage = entity_frame(spark, config, experiment, day, groups)
-    try:
-        table = frame.toArrow()
-    finally:
-        exposed.unpersist()
+def analyse_table(experiment: Experiment, day: date, table: Any, alpha: float = 0.05,
+                  at: datetime | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The result rows and a JSON-able summary from the per-entity table of :func:`entity_table`."""
     declared = [v.name for v in experiment.variants]
     variants = np.asarray(table.column(VARIANT).to_pylist(), dtype=object)
     known = np.isin(variants, declared)
@@ -108,18 +101,38 @@ def analyse_experiment(experiment: Experiment, ds: str | date, spark: SparkSessi
             "delta": r.plain.delta, "p_value": r.plain.p_value,
             "cuped_delta": r.cuped.delta if r.cuped else None, "cuped_p_value": r.cuped.p_value if r.cuped else None,
             "variance_reduction": r.variance_reduction} for r in results}
-    path = write_results(spark, config, experiment.name, day, rows)
     n_variants = np.asarray(table.column(N_VARIANTS).to_numpy(zero_copy_only=False))
     summary = {
         "experiment": experiment.name, "ds": day.isoformat(), "exposed": counts,
         "unknown_variant_entities": int((~known).sum()), "multi_variant_entities": int((n_variants > 1).sum()),
         "srm_p_value": srm.p_value if srm else None, "srm_mismatch": bool(srm.mismatch) if srm else False,
-        "metrics": summary_metrics, "rows": len(rows), "results_path": path,
-        "covariate_versions": {g: info.get("delta_versions") for g, info in lineage.get("groups", {}).items()},
+        "metrics": summary_metrics, "rows": len(rows),
     }
     if summary["unknown_variant_entities"]:
         log.warning("%s: %d entities were exposed to variants the declaration does not have; left out",
                     experiment.name, summary["unknown_variant_entities"])
+    return rows, summary
+
+
+def analyse_experiment(experiment: Experiment, ds: str | date, spark: SparkSession | None = None,
+                       config: RuntimeConfig | None = None, groups: Sequence[FeatureGroup] | None = None,
+                       alpha: float = 0.05, at: datetime | None = None) -> dict[str, Any]:
+    """Analyse ``experiment`` as of the end of day ``ds`` and replace that day's rows in the results table.
+
+    Returns a JSON-able summary (the Airflow task's XCom): exposure counts, the SRM check, per metric and
+    treatment the plain and CUPED deltas with their p-values and the variance reduction.
+    """
+    from weir.spark import get_spark
+    from weir.spec.loader import load_specs
+
+    day = parse_ds(ds)
+    config = config or load_config()
+    spark = spark or get_spark("weir-experiment-analysis", config)
+    groups = list(groups) if groups is not None else load_specs(config.specs_dir)
+    table, lineage = entity_table(spark, config, experiment, day, groups)
+    rows, summary = analyse_table(experiment, day, table, alpha, at)
+    summary["results_path"] = write_results(spark, config, experiment.name, day, rows)
+    summary["covariate_versions"] = {g: info.get("delta_versions") for g, info in lineage.get("groups", {}).items()}
     return summary
 
 
