@@ -225,7 +225,7 @@ def test_first_exposures_outcomes_and_covariates_match_the_oracle(lab: Lab, anal
     for key, (variant, first) in lab.first.items():
         row = entities[key]
         assert row["variant"] == variant and row["n_variants"] == 1
-        assert row["first_exposure_ts"] == first.replace(tzinfo=None)
+        assert row["first_exposure_ts"] == first
         assert same_value(row["metric__revenue"], outcomes[key]["revenue"]), key
         assert same_value(row["metric__order_value"], outcomes[key]["order_value"]), key
         for col in ("spend_sum_30d", "visits_count_30d"):
