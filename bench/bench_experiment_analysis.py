@@ -162,6 +162,10 @@ def results_table(data: Path) -> list[dict[str, Any]]:
     return latest_results(build_config()).get(NAME, [])
 
 
+def _p(p: float) -> str:
+    return "< 1e-300" if p == 0 else f"{p:.3g}"
+
+
 def _half(low: float | None, high: float | None) -> str:
     return "n/a" if low is None or high is None else f"{(high - low) / 2:.4f}"
 
@@ -191,8 +195,8 @@ def report(args: argparse.Namespace, counts: dict[str, int], wall: float, rows: 
             continue
         lines.append(
             f"| {r['metric']} | {r['variant']} | {r['n']:,} | {r['delta']:.4f} | {_half(r['ci_low'], r['ci_high'])} | "
-            f"{r['p_value']:.3g} | {r['cuped_delta']:.4f} | {_half(r['cuped_ci_low'], r['cuped_ci_high'])} | "
-            f"{r['cuped_p_value']:.3g} | {r['variance_reduction']:.1%} |")
+            f"{_p(r['p_value'])} | {r['cuped_delta']:.4f} | {_half(r['cuped_ci_low'], r['cuped_ci_high'])} | "
+            f"{_p(r['cuped_p_value'])} | {r['variance_reduction']:.1%} |")
     srm = rows[0]["srm_p_value"] if rows else None
     lines += ["", f"SRM p-value {srm:.3g} (no mismatch planted)." if srm is not None else "no SRM result"]
     return lines

@@ -101,6 +101,8 @@ def generate(lab: Lab, n_users: int = 1200, seed: int = 7) -> list[dict[str, Any
         if i % 50 == 0:  # exposed only after the analysis day: not in this day's analysis
             rows.append(_exposure(rng, key, variant, DAY_END + timedelta(hours=3)))
             continue
+        if i % 50 == 25:
+            first = DAY_END  # the last instant of the day (its ds is the next day): still this day's exposure
         e = _exposure(rng, key, variant, first)
         rows.append(e)
         if i % 3 == 0:

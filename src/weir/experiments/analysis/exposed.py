@@ -31,9 +31,10 @@ def first_exposures_df(spark: SparkSession, config: RuntimeConfig, experiment: E
     mid-experiment, or a logging bug)."""
     from pyspark.sql import functions as F
 
-    end = run_time(ds)
+    end = run_time(ds)  # an exposure at exactly 00:00 of the next day (its ds) still belongs to this day
     rows = (spark.read.format("delta").load(exposures_path(config))
-            .where((F.col("name") == experiment.name) & (F.col("ds") <= F.lit(ds)) & (F.col("ts") <= F.lit(end)))
+            .where((F.col("name") == experiment.name) & (F.col("ds") <= F.lit(end.date()))
+                   & (F.col("ts") <= F.lit(end)))
             .select("exposure_id", "key", "variant", "ts")
             .dropDuplicates(["exposure_id"]))
     first = F.min(F.struct("ts", "exposure_id", "variant"))

@@ -10,6 +10,7 @@ that instant, inclusive), never to the outcome. Entities without an event in the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -52,27 +53,47 @@ def _aggregate(metric: Metric, value: Column, seen: Column) -> Column:
     return out.alias(metric_column(metric))
 
 
-def metric_values(spark: SparkSession, config: RuntimeConfig, experiment: Experiment, metric: Metric,
+def metric_values(spark: SparkSession, config: RuntimeConfig, experiment: Experiment, metrics: Sequence[Metric],
                   exposed: DataFrame, ds: date) -> DataFrame:
-    """``<entity.key>``, ``metric__<name>`` for every row of ``exposed`` (a left join: no entity is lost)."""
+    """``<entity.key>``, ``metric__<name>`` per metric for every row of ``exposed`` (a left join: no entity is
+    lost). The metrics share one source and event time: the source is read and joined once, each metric then
+    aggregates the events of its own window."""
     from pyspark.sql import functions as F
 
     key = experiment.entity.key
-    path = source_path(config, metric.source)
+    source, event_time = metrics[0].source, metrics[0].event_time
+    if any((m.source, m.event_time) != (source, event_time) for m in metrics):
+        raise ValueError("metric_values takes metrics of one source and event time; see by_source()")
+    path = source_path(config, source)
     events = spark.read.format("delta").load(path)
-    missing = [c for c in (key, metric.event_time, metric.column) if c and c not in events.columns]
+    needed = dict.fromkeys([key, event_time, *(m.column for m in metrics if m.column)])
+    missing = [c for c in needed if c not in events.columns]
     if missing:
+        names = ", ".join(m.name for m in metrics)
         raise MetricSourceError(
-            f"experiment '{experiment.name}': metric '{metric.name}': source {path} has no column(s) "
-            f"{', '.join(missing)} (it has: {', '.join(events.columns)}); fix source/column/event_time in "
+            f"experiment '{experiment.name}': metric(s) {names}: source {path} has no column(s) {', '.join(missing)} "
+            f"(it has: {', '.join(events.columns)}); fix source/column/event_time in "
             f"{experiment.path or 'the declaration'}")
     ev = F.col("__ev_ts")
-    events = events.select(F.col(key).cast("string").alias("__ev_key"), F.col(metric.event_time).alias("__ev_ts"),
-                           (F.col(metric.column).cast("double") if metric.column else F.lit(1.0)).alias("__ev_v"))
+    columns = [c for c in needed if c not in (key, event_time)]
+    events = events.select(F.col(key).cast("string").alias("__ev_key"), F.col(event_time).alias("__ev_ts"),
+                           *[F.col(c).cast("double").alias(f"__ev_{i}") for i, c in enumerate(columns)])
     events = events.where(ev.isNotNull() & (ev <= F.lit(run_time(ds))))
-    window_us = parse_duration_us(metric.window)
-    first_us = F.unix_micros(F.col(FIRST_TS))
-    in_window = ((F.col(key) == F.col("__ev_key")) & (F.unix_micros(ev) > first_us)
-                 & (F.unix_micros(ev) <= first_us + F.lit(window_us)))
-    joined = exposed.select(key, FIRST_TS).join(events, in_window, "left")
-    return joined.groupBy(key).agg(_aggregate(metric, F.col("__ev_v"), ev))
+    first_us, ev_us = F.unix_micros(F.col(FIRST_TS)), F.unix_micros(ev)
+    longest = max(parse_duration_us(m.window) for m in metrics)
+    joined = exposed.select(key, FIRST_TS).join(
+        events, (F.col(key) == F.col("__ev_key")) & (ev_us > first_us) & (ev_us <= first_us + F.lit(longest)), "left")
+    aggs = []
+    for m in metrics:
+        inside = ev_us <= first_us + F.lit(parse_duration_us(m.window))
+        value = F.col(f"__ev_{columns.index(m.column)}") if m.column else F.lit(1.0)
+        aggs.append(_aggregate(m, F.when(inside, value), F.when(inside, ev)))
+    return joined.groupBy(key).agg(*aggs)
+
+
+def by_source(metrics: Sequence[Metric]) -> list[list[Metric]]:
+    """The metrics grouped by (source, event time), in declaration order: one read and join per group."""
+    groups: dict[tuple[str, str], list[Metric]] = {}
+    for m in metrics:
+        groups.setdefault((m.source, m.event_time), []).append(m)
+    return list(groups.values())

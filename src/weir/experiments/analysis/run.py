@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from weir.experiments import stats
 from weir.experiments.analysis.covariates import covariate_column, with_covariates
 from weir.experiments.analysis.exposed import N_VARIANTS, VARIANT, first_exposures_df
-from weir.experiments.analysis.outcomes import metric_column, metric_values
+from weir.experiments.analysis.outcomes import by_source, metric_column, metric_values
 from weir.experiments.analysis.results import metric_rows, write_results
 from weir.experiments.models import Experiment
 from weir.runtime import RuntimeConfig, load_config
@@ -43,8 +43,8 @@ def entity_frame(spark: SparkSession, config: RuntimeConfig, experiment: Experim
     key = experiment.entity.key
     exposed = first_exposures_df(spark, config, experiment, ds).persist()
     frame, lineage = with_covariates(spark, config, experiment, exposed, groups)
-    for metric in experiment.metrics:
-        frame = frame.join(metric_values(spark, config, experiment, metric, exposed, ds), key, "left")
+    for metrics in by_source(experiment.metrics):
+        frame = frame.join(metric_values(spark, config, experiment, metrics, exposed, ds), key, "left")
     return frame, exposed, lineage
 
 
