@@ -342,7 +342,7 @@ def test_the_airflow_task_reanalyses_the_day_and_replaces_its_rows(lab: Lab, ana
     load_config.cache_clear()
     dag = build_experiment_dags()[f"weir_experiment__{NAME}"]
     run = dag.test(logical_date=datetime(2026, 6, 10, tzinfo=UTC))
-    assert {ti.task_id: str(ti.state) for ti in run.get_task_instances()} == {"analyse": "success"}
+    assert {ti.task_id: str(ti.state) for ti in run.get_task_instances()} == {"analyse_experiment": "success"}
     after = _stored(spark, lab.config)
     assert len(after) == len(before) == 4  # replaced, not appended
     assert min(r["analysed_at"] for r in after) > max(r["analysed_at"] for r in before)

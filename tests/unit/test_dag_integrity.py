@@ -189,15 +189,15 @@ def test_one_daily_analysis_dag_per_experiment_from_start_to_end_plus_the_longes
     assert errors == [] and [e.name for e in experiments] == experiment_names()
     for e in experiments:
         dag = bag["dags"][f"weir_experiment__{e.name}"]
-        assert dag["tasks"] == ["analyse"]
-        assert dag["operators"]["analyse"] == ["WeirSparkJobOperator", "analyse_experiment", e.name]
+        assert dag["tasks"] == ["analyse_experiment"]
+        assert dag["operators"]["analyse_experiment"] == ["WeirSparkJobOperator", "analyse_experiment", e.name]
         assert dag["timetable"] == "CronDataIntervalTimetable" and dag["schedule"] == "0 0 * * *"
         assert dag["catchup"] is False and dag["max_active_runs"] == 1
         assert dag["start_date"].startswith(e.start.strftime("%Y-%m-%d %H:%M:%S"))
         longest = max(int(m.window[:-1]) for m in e.metrics)  # the declared windows are whole days
         assert e.end is not None
         assert dag["end_date"].startswith((e.end + timedelta(days=longest)).strftime("%Y-%m-%d %H:%M:%S"))
-        assert dag["retries"] == {"analyse": 2} and dag["owner"] == [e.owner]
+        assert dag["retries"] == {"analyse_experiment": 2} and dag["owner"] == [e.owner]
         assert "experiment" in dag["tags"] and e.name in dag["doc_md"]
         assert all(m.name in dag["doc_md"] for m in e.metrics)
 

@@ -71,7 +71,7 @@ def _doc_md(e: Experiment) -> str:
 
 
 def build_experiment_dag(experiment: Experiment, defaults: DagDefaults | None = None) -> DAG:
-    """``weir_experiment__<name>``: one ``analyse`` task (a spark-submit job) per day."""
+    """``weir_experiment__<name>``: one ``analyse_experiment`` task (a spark-submit job, named after it) per day."""
     from airflow.sdk import DAG
 
     from weir.airflow.callbacks import on_task_failure
@@ -94,7 +94,7 @@ def build_experiment_dag(experiment: Experiment, defaults: DagDefaults | None = 
         default_args={"owner": experiment.owner or d.owner, "retries": ANALYSIS_RETRIES,
                       "retry_delay": d.retry_delay, "on_failure_callback": on_task_failure},
     ) as dag:
-        WeirSparkJobOperator(task_id="analyse", job="analyse_experiment", group=experiment.name,
+        WeirSparkJobOperator(task_id="analyse_experiment", job="analyse_experiment", group=experiment.name,
                              execution_timeout=ANALYSIS_TIMEOUT,
                              doc_md="First exposures up to the end of `ds`, outcomes after them, covariates as of "
                                     "them, Welch + CUPED + SRM; replaces the day's rows in `experiment_results`.")
