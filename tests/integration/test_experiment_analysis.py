@@ -354,3 +354,17 @@ def test_the_airflow_task_reanalyses_the_day_and_replaces_its_rows(lab: Lab, ana
         assert a.keys() == b.keys()
         for k in a:
             assert same_value(a[k], b[k]), (k, a[k], b[k])
+
+
+def test_before_any_exposure_is_logged_the_day_has_no_rows(tmp_path: Path, weir_config: RuntimeConfig,
+                                                           spark: Any) -> None:
+    from weir.experiments.analysis import analyse_experiment
+    from weir.experiments.loader import parse_declaration
+    from weir.spec import parse_spec_text
+
+    groups = [parse_spec_text(SPEC)]
+    experiment = parse_declaration(EXPERIMENT, "experiment", groups)
+    config = build_config(lake_path=str(tmp_path / "empty_lake"))
+    summary = analyse_experiment(experiment, DAY, spark=spark, config=config, groups=groups)
+    assert summary["rows"] == 0 and "no exposures table" in summary["note"]
+    assert _stored(spark, config) == []  # the results table exists, with no rows for the day

@@ -129,6 +129,14 @@ def analyse_experiment(experiment: Experiment, ds: str | date, spark: SparkSessi
     config = config or load_config()
     spark = spark or get_spark("weir-experiment-analysis", config)
     groups = list(groups) if groups is not None else load_specs(config.specs_dir)
+    from weir.lake.delta import table_exists
+    from weir.lake.paths import exposures_path
+
+    if not table_exists(spark, exposures_path(config)):  # nothing logged yet (e.g. the experiment's first day)
+        log.warning("%s: no exposures table at %s yet; nothing to analyse", experiment.name, exposures_path(config))
+        write_results(spark, config, experiment.name, day, [])
+        return {"experiment": experiment.name, "ds": day.isoformat(), "exposed": {}, "rows": 0,
+                "note": f"no exposures table at {exposures_path(config)}"}
     table, lineage = entity_table(spark, config, experiment, day, groups)
     rows, summary = analyse_table(experiment, day, table, alpha, at)
     summary["results_path"] = write_results(spark, config, experiment.name, day, rows)
