@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,10 @@ for dag_id, dag in bag.dags.items():
         "max_active_runs": dag.max_active_runs,
         "doc_md": dag.doc_md or "",
         "description": dag.description,
+        "start_date": str(dag.start_date),
+        "end_date": str(dag.end_date),
+        "operators": {t.task_id: [type(t).__name__, getattr(t, "job", None), getattr(t, "group", None)]
+                      for t in dag.tasks},
     }
 if %(plugins)r:
     from airflow import plugins_manager
@@ -100,6 +105,10 @@ def spec_names() -> list[str]:
     return sorted(p.stem for p in SPECS.glob("*.yaml"))
 
 
+def experiment_names() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "experiments").glob("*.yaml"))
+
+
 def test_dagbag_imports_without_errors_or_warnings(bag: dict[str, Any]) -> None:
     assert bag["import_errors"] == {}
     assert bag["warnings"] == {}
@@ -107,6 +116,7 @@ def test_dagbag_imports_without_errors_or_warnings(bag: dict[str, Any]) -> None:
 
 def test_one_dag_per_spec_plus_the_streaming_supervisor_and_maintenance(bag: dict[str, Any]) -> None:
     expected = {f"weir__{name}" for name in spec_names()} | {"weir__streaming_supervisor", "weir__maintenance"}
+    expected |= {f"weir_experiment__{name}" for name in experiment_names()}  # and one per experiment
     assert set(bag["dags"]) == expected
 
 
@@ -169,3 +179,47 @@ def test_broken_spec_is_an_import_error_naming_the_file(broken_bag: dict[str, An
 def test_broken_spec_hides_no_other_dag_and_a_new_yaml_adds_a_dag(broken_bag: dict[str, Any]) -> None:
     assert {"weir__user_spend", "weir__new_group"} <= set(broken_bag["dags"])
     assert "weir__merchant_risk" not in broken_bag["dags"]
+
+
+def test_one_daily_analysis_dag_per_experiment_from_start_to_end_plus_the_longest_window(
+        bag: dict[str, Any]) -> None:
+    from weir.airflow.experiment_dags import load_experiments
+
+    experiments, errors = load_experiments(SPECS)
+    assert errors == [] and [e.name for e in experiments] == experiment_names()
+    for e in experiments:
+        dag = bag["dags"][f"weir_experiment__{e.name}"]
+        assert dag["tasks"] == ["analyse_experiment"]
+        assert dag["operators"]["analyse_experiment"] == ["WeirSparkJobOperator", "analyse_experiment", e.name]
+        assert dag["timetable"] == "CronDataIntervalTimetable" and dag["schedule"] == "0 0 * * *"
+        assert dag["catchup"] is False and dag["max_active_runs"] == 1
+        assert dag["start_date"].startswith(e.start.strftime("%Y-%m-%d %H:%M:%S"))
+        longest = max(int(m.window[:-1]) for m in e.metrics)  # the declared windows are whole days
+        assert e.end is not None
+        assert dag["end_date"].startswith((e.end + timedelta(days=longest)).strftime("%Y-%m-%d %H:%M:%S"))
+        assert dag["retries"] == {"analyse_experiment": 2} and dag["owner"] == [e.owner]
+        assert "experiment" in dag["tags"] and e.name in dag["doc_md"]
+        assert all(m.name in dag["doc_md"] for m in e.metrics)
+
+
+@pytest.fixture(scope="module")
+def broken_experiments_bag(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("broken_experiments")
+    shutil.copytree(SPECS, tmp / "feature_specs")
+    (tmp / "experiments").mkdir()
+    good = (ROOT / "experiments" / "repayment_reminder.yaml").read_text()
+    (tmp / "experiments" / "repayment_reminder.yaml").write_text(good)
+    (tmp / "experiments" / "broken_one.yaml").write_text(
+        good.replace("name: repayment_reminder", "name: broken_one", 1).replace("aggregation: mean",
+                                                                                 "aggregation: median", 1))
+    return parse_dags(tmp, tmp / "feature_specs")
+
+
+def test_broken_experiment_is_an_import_error_and_hides_no_other(broken_experiments_bag: dict[str, Any]) -> None:
+    errors = broken_experiments_bag["import_errors"]
+    assert len(errors) == 1
+    (path, message), = errors.items()
+    assert path.endswith("weir_experiment_errors.py")
+    assert "broken_one.yaml" in message and "aggregation" in message
+    assert "weir_experiment__repayment_reminder" in broken_experiments_bag["dags"]
+    assert "weir_experiment__broken_one" not in broken_experiments_bag["dags"]

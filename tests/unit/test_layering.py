@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from weir.jobs import JOBS
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 #: lowest first; a component is a package or module under ``weir``
@@ -31,8 +33,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
                             "weir.experiments"})),
     ("orchestration", frozenset({"weir.pipeline", "weir.airflow", "weir.cli", "weir.demo", "weir.devstack",
                                  "weir.smoke", "weir.runtime_docs"})),
-    ("entry points", frozenset({f"weir.jobs.{job}" for job in ("backfill", "compute", "exposures", "maintain",
-                                                               "publish", "stream", "training_set", "validate")})),
+    ("entry points", frozenset({f"weir.jobs.{job}" for job in JOBS})),
 ]
 RANK = {component: i for i, (_, components) in enumerate(LAYERS) for component in components}
 

@@ -51,6 +51,8 @@ def test_anonymous_api_request_gets_401(client: Any, auth_manager: Any) -> None:
     resp = client.get("/weir/api/groups")
     assert resp.status_code == 401
     assert "user_spend" not in resp.text
+    resp = client.get("/weir/api/experiments")
+    assert resp.status_code == 401 and "repayment_reminder" not in resp.text
 
 
 def test_anonymous_page_redirects_to_airflow_login(client: Any, auth_manager: Any) -> None:
@@ -83,3 +85,4 @@ def test_token_from_the_auth_manager_opens_the_view(client: Any, auth_manager: A
     client.cookies.set("_token", token)  # what the Airflow UI's pages carry
     page = client.get("/weir/")
     assert page.status_code == 200 and "Weir feature groups" in page.text and "user_spend" in page.text
+    assert "Weir experiments" in page.text and "repayment_reminder" in page.text

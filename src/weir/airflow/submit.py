@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from weir.jobs import JOBS
 from weir.pipeline.job import RESULT_PREFIX
 from weir.runtime import RuntimeConfig
-
-JOBS = {"compute", "validate", "publish", "backfill"}
 
 
 def spark_submit_binary() -> str:

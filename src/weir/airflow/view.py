@@ -1,8 +1,10 @@
-"""The Weir view in the Airflow UI: every feature group with its last DAG run, validation, freshness and stream.
+"""The Weir view in the Airflow UI: every feature group with its last DAG run, validation, freshness and stream,
+and every experiment's latest analysis (``weir.airflow.experiment_view``).
 
 A small FastAPI app (mounted by the plugin at ``/weir``, shown in the UI's navigation as an external view):
-``GET /weir/`` an HTML page, ``GET /weir/api/groups`` the same as JSON. Pipeline results come from the run-status
-table the pipeline steps append to in the lake (``weir.pipeline.status``), DAG run states from Airflow's database.
+``GET /weir/`` an HTML page, ``GET /weir/api/groups`` and ``/api/experiments`` the same as JSON. Pipeline results
+come from the run-status table the pipeline steps append to in the lake (``weir.pipeline.status``), DAG run states from
+Airflow's database.
 
 The view is behind Airflow's auth manager, like the rest of the UI: a request needs the JWT that Airflow's login
 sets (the ``_token`` cookie the UI's pages carry, or ``Authorization: Bearer``) and read access to DAG runs.
@@ -123,7 +125,8 @@ def _step_cell(step: dict[str, Any] | None, extra: str = "") -> str:
     return text + extra
 
 
-def render_html(data: dict[str, Any]) -> str:
+def render_html(data: dict[str, Any], extra_html: str = "") -> str:
+    """The page; ``extra_html`` (the experiments section) goes after the feature groups."""
     rows = []
     for r in data["groups"]:
         run = r["last_run"] or {}
@@ -161,11 +164,11 @@ body{{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5re
 table{{border-collapse:collapse;width:100%;font-size:.9rem}} th,td{{border:1px solid #d5d9e0;padding:.4rem;
 text-align:left;vertical-align:top}} th{{background:#f2f4f7}} .m{{color:#667085;font-size:.8rem}}
 .b{{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;color:#fff;font-weight:600;font-size:.8rem}}
-code{{font-size:.8rem}}</style></head><body>
+code{{font-size:.8rem}} table.x{{width:auto;margin-bottom:1rem}}</style></head><body>
 <h1>Weir feature groups</h1><p class="m">specs: {_e(data['specs_dir'])} · generated {_e(data['generated_at'])}
 · <a href="api/groups">JSON</a></p>
 <table><tr><th>group</th><th>last DAG run</th><th>compute</th><th>validation</th><th>publish</th>
-<th>online freshness</th><th>streaming</th></tr>{''.join(rows)}</table>{errors_html}</body></html>"""
+<th>online freshness</th><th>streaming</th></tr>{''.join(rows)}</table>{errors_html}{extra_html}</body></html>"""
 
 
 def airflow_auth() -> Callable[..., Any]:
@@ -210,10 +213,20 @@ def create_app(config_factory: Callable[[], RuntimeConfig] = build_config,
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return render_html(collect_overview(config_factory(), dag_runs))
+        from weir.airflow.experiment_view import collect_experiments, render_experiments_html
+
+        config = config_factory()
+        return render_html(collect_overview(config, dag_runs),
+                           render_experiments_html(collect_experiments(config, dag_runs)))
 
     @app.get("/api/groups")
     def groups() -> dict[str, Any]:
         return collect_overview(config_factory(), dag_runs)
+
+    @app.get("/api/experiments")
+    def experiments() -> dict[str, Any]:
+        from weir.airflow.experiment_view import collect_experiments
+
+        return collect_experiments(config_factory(), dag_runs)
 
     return app

@@ -13,3 +13,16 @@ EXPOSURE_SCHEMA_DDL = (
     "ds DATE NOT NULL, ingested_at TIMESTAMP"
 )
 EXPOSURE_PARTITION = "ds"
+
+#: one row per (experiment, analysis day ``ds``, metric, variant): the control's row carries its n and mean, a
+#: treatment's row its delta against the control, plain and CUPED side by side; the SRM result is repeated on
+#: every row of the day. A rerun of the same day replaces that day's rows (``RESULT_REPLACE_KEYS``).
+RESULT_SCHEMA_DDL = (
+    "experiment STRING NOT NULL, ds DATE NOT NULL, metric STRING NOT NULL, variant STRING NOT NULL, "
+    "is_control BOOLEAN NOT NULL, exposed BIGINT NOT NULL, n BIGINT NOT NULL, mean DOUBLE, "
+    "delta DOUBLE, ci_low DOUBLE, ci_high DOUBLE, relative DOUBLE, relative_ci_low DOUBLE, relative_ci_high DOUBLE, "
+    "p_value DOUBLE, cuped_delta DOUBLE, cuped_ci_low DOUBLE, cuped_ci_high DOUBLE, cuped_p_value DOUBLE, "
+    "variance_reduction DOUBLE, covariates STRING, srm_p_value DOUBLE, srm_mismatch BOOLEAN NOT NULL, "
+    "alpha DOUBLE NOT NULL, analysed_at TIMESTAMP NOT NULL"
+)
+RESULT_REPLACE_KEYS = ("experiment", "ds")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-JOBS = ("backfill", "compute", "exposures", "maintain", "publish", "stream", "training_set", "validate")
+JOBS = ("analyse_experiment", "backfill", "compute", "exposures", "maintain", "publish", "stream", "training_set",
+        "validate")
 
 
 def job_file(job: str) -> Path:
