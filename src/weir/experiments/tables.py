@@ -13,3 +13,6 @@ EXPOSURE_SCHEMA_DDL = (
     "ds DATE NOT NULL, ingested_at TIMESTAMP"
 )
 EXPOSURE_PARTITION = "ds"
+#: the exposure stream's name: of its checkpoint, dead-letter table (``deadletter/_exposures``) and metrics rows;
+#: a feature group's name starts with a letter, so it can never collide with one
+EXPOSURE_STREAM = "_exposures"
