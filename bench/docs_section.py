@@ -8,23 +8,24 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 SECTION = "## Online store"
 
 
-def replace_subsection(title: str, lines: list[str]) -> None:
-    """Put ``title`` + ``lines`` in place of the subsection of that title (appended to the section if absent)."""
+def replace_subsection(title: str, lines: list[str], section: str = SECTION) -> None:
+    """Put ``title`` + ``lines`` in place of the subsection of that title in ``section`` (default: "Online
+    store"; appended to the section if absent, the section to the file)."""
     text = DOCS.read_text()
-    start = text.find(SECTION)
+    start = text.find(section + "\n")
     if start < 0:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
-        start = text.find(SECTION)
+        text = text.rstrip("\n") + f"\n\n{section}\n"
+        start = text.find(section + "\n")
     end = text.find("\n## ", start + 1)
     end = len(text) if end < 0 else end + 1
-    section = text[start:end]
+    part = text[start:end]
     block = "\n".join([title, "", *lines]).rstrip("\n") + "\n\n"
-    at = section.find(title + "\n")
+    at = part.find(title + "\n")
     if at >= 0:
-        nxt = section.find("\n### ", at + 1)
-        stop = len(section) if nxt < 0 else nxt + 1
-        section = section[:at] + block + section[stop:]
+        nxt = part.find("\n### ", at + 1)
+        stop = len(part) if nxt < 0 else nxt + 1
+        part = part[:at] + block + part[stop:]
     else:
-        section = section.rstrip("\n") + "\n\n" + block
-    DOCS.write_text(text[:start] + section + text[end:])
+        part = part.rstrip("\n") + "\n\n" + block
+    DOCS.write_text(text[:start] + part + text[end:])
     print(f"wrote {DOCS} ({title})")

@@ -149,14 +149,22 @@ def test_dag_settings_come_from_the_spec(bag: dict[str, Any]) -> None:
             assert dag["schedule"] == "0 0 * * *"
 
 
-def test_streaming_supervisor_covers_every_kafka_group(bag: dict[str, Any]) -> None:
+def test_streaming_supervisor_covers_every_kafka_group_and_the_exposure_stream(bag: dict[str, Any]) -> None:
     from weir.spec import load_specs
 
     kafka = sorted(g.name for g in load_specs(SPECS) if g.source.kafka)
+    assert list((ROOT / "flags").glob("*.yaml")), "the shipped flags/ declare flags: the exposure stream is kept"
     sup = bag["dags"]["weir__streaming_supervisor"]
-    assert sorted(sup["tasks"]) == [f"ensure_stream__{n}" for n in kafka]
+    assert sorted(sup["tasks"]) == sorted([f"ensure_stream__{n}" for n in kafka] + ["ensure_stream___exposures"])
+    assert "weir_exposures" in sup["doc_md"]
     assert sup["schedule"] == "*/5 * * * *"
     assert sup["catchup"] is False
+
+
+def test_without_declarations_the_supervisor_keeps_only_the_group_streams(broken_bag: dict[str, Any]) -> None:
+    sup = broken_bag["dags"]["weir__streaming_supervisor"]  # specs in a directory with no flags/ beside it
+    assert "ensure_stream___exposures" not in sup["tasks"]
+    assert sup["tasks"]
 
 
 def test_parsing_imports_no_spark_kafka_or_aws(bag: dict[str, Any]) -> None:

@@ -133,14 +133,28 @@ def build_group_dag(group: FeatureGroup, defaults: DagDefaults | None = None) ->
     return dag
 
 
-def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | None = None) -> DAG | None:
-    """``weir__streaming_supervisor``: every 5 minutes, ensure each Kafka-sourced group's stream runs."""
+def declares_experiments(specs_dir: str | Path | None = None) -> bool:
+    """Whether any flag or experiment is declared beside the specs (``flags/``, ``experiments/``; a file is
+    enough: the evaluators, not DAG parsing, report a broken one)."""
+    from weir.experiments.catalog import KINDS
+
+    root = _specs_dir(specs_dir).parent
+    return any(p.suffix in SPEC_SUFFIXES for kind in KINDS.values() if (root / kind).is_dir()
+               for p in (root / kind).iterdir())
+
+
+def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | None = None,
+                         exposures: bool = False) -> DAG | None:
+    """``weir__streaming_supervisor``: every 5 minutes, ensure each Kafka-sourced group's stream runs, and with
+    ``exposures`` (flags or experiments are declared) the exposure stream."""
     from airflow.sdk import DAG
 
     from weir.airflow.operators import WeirTaskOperator
+    from weir.experiments.exposures import EXPOSURES_TOPIC
+    from weir.experiments.tables import EXPOSURE_STREAM
 
     streaming = [g for g in groups if g.source.kafka is not None]
-    if not streaming:
+    if not streaming and not exposures:
         return None
     d = defaults or DagDefaults()
     with DAG(
@@ -153,13 +167,17 @@ def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | Non
         description="Keeps the streaming query of every Kafka-sourced feature group running",
         doc_md="Every 5 minutes, for each feature group with a `kafka:` source, check that its Structured "
                "Streaming query runs (pid file `state_dir/streams/<group>.pid`) and start it if not.\n\n"
-               + "\n".join(f"- `{g.name}`: topic `{g.source.kafka.topic}`" for g in streaming if g.source.kafka),
+               + "\n".join(f"- `{g.name}`: topic `{g.source.kafka.topic}`" for g in streaming if g.source.kafka)
+               + (f"\n- exposures: topic `{EXPOSURES_TOPIC}` into the `exposures` table" if exposures else ""),
         tags=["weir", "streaming"],
         default_args={"owner": d.owner, "retries": 0},
     ) as dag:
         for g in streaming:
             WeirTaskOperator(task_id=f"ensure_stream__{g.name}", function="ensure_stream", group=g.name, ds=None,
                              execution_timeout=d.task_timeouts["check_freshness"])
+        if exposures:
+            WeirTaskOperator(task_id=f"ensure_stream__{EXPOSURE_STREAM}", function="ensure_stream",
+                             group=EXPOSURE_STREAM, ds=None, execution_timeout=d.task_timeouts["check_freshness"])
     return dag
 
 
@@ -208,7 +226,7 @@ def build_dags(specs_dir: str | Path | None = None, defaults: DagDefaults | None
         if wanted is None or wanted == dag_id:
             dags[dag_id] = build_group_dag(group, defaults)
     if wanted is None or wanted == SUPERVISOR_DAG_ID:
-        supervisor = build_supervisor_dag(groups, defaults)
+        supervisor = build_supervisor_dag(groups, defaults, exposures=declares_experiments(specs_dir))
         if supervisor is not None:
             dags[SUPERVISOR_DAG_ID] = supervisor
     if wanted is None or wanted == MAINTENANCE_DAG_ID:

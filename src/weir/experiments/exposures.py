@@ -96,10 +96,14 @@ class ExposureLogger:
     """Bounded queue + background drain thread; :meth:`log` returns at once."""
 
     def __init__(self, sink: Sink, max_queue: int = 100_000, batch_size: int = 500,
-                 flush_interval_s: float = 0.2, on_error: Callable[[BaseException], None] | None = None) -> None:
+                 flush_interval_s: float = 0.2, on_error: Callable[[BaseException], None] | None = None,
+                 linger_s: float = 0.1) -> None:
         self.sink = sink
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
+        # after the first record, wait this long for more: one sink write per burst, not per record, so the
+        # sink's own Python work (a Kafka producer's) seldom holds the GIL when a caller wants it
+        self.linger_s = linger_s
         self.on_error = on_error
         self.dropped = 0
         self.failed = 0
@@ -119,6 +123,7 @@ class ExposureLogger:
         try:
             if block:
                 batch.append(self._queue.get(timeout=self.flush_interval_s))
+                self._stop.wait(self.linger_s)
             while len(batch) < self.batch_size:
                 batch.append(self._queue.get_nowait())
         except queue.Empty:

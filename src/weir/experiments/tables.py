@@ -5,6 +5,8 @@ The exposure stream writes ``exposures`` and the daily analysis reads it; both u
 
 from __future__ import annotations
 
+from weir.lake.paths import EXPOSURE_STREAM as EXPOSURE_STREAM  # the stream's name, declared with the lake's tables
+
 #: one row per exposure (an ``Exposure`` record), unique by ``exposure_id``; ``ts`` is the evaluation time (UTC),
 #: ``ds`` its day (the partition), ``ingested_at`` when the stream wrote it
 EXPOSURE_SCHEMA_DDL = (
@@ -26,3 +28,4 @@ RESULT_SCHEMA_DDL = (
     "alpha DOUBLE NOT NULL, analysed_at TIMESTAMP NOT NULL"
 )
 RESULT_REPLACE_KEYS = ("experiment", "ds")
+

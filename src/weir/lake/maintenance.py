@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from weir.lake.paths import GROUP_TABLES, PLATFORM_TABLES, group_table_path, training_lineage_path
+from weir.lake.paths import (
+    EXPOSURE_STREAM,
+    GROUP_TABLES,
+    PLATFORM_TABLES,
+    deadletter_path,
+    group_table_path,
+    training_lineage_path,
+)
 from weir.runtime import RuntimeConfig
 from weir.spec.models import FeatureGroup
 
@@ -41,9 +48,11 @@ class TableReport:
 
 
 def maintained_tables(config: RuntimeConfig, groups: Iterable[FeatureGroup], platform: bool = True) -> list[str]:
-    """Every table Weir writes for ``groups``, and with ``platform`` the shared internal ones too."""
+    """Every table Weir writes for ``groups``, and with ``platform`` the shared internal ones too (with the
+    exposure stream's dead letters: the stream appends to them each micro-batch, like a group's)."""
     paths = [group_table_path(config, kind, g.name) for g in groups for kind in GROUP_TABLES]
-    return paths + ([config.table_path(name) for name in PLATFORM_TABLES] if platform else [])
+    shared = [config.table_path(name) for name in PLATFORM_TABLES] + [deadletter_path(config, EXPOSURE_STREAM)]
+    return paths + (shared if platform else [])
 
 
 def register_training_set(spark: SparkSession, config: RuntimeConfig, output: str, output_version: int,

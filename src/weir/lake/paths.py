@@ -34,6 +34,9 @@ ONLINE_QUARANTINE_TABLE = "_weir/online_quarantine"
 #: experiments: one row per logged exposure (deduplicated by ``exposure_id``), one row per analysis result
 EXPOSURES_TABLE = "exposures"
 EXPERIMENT_RESULTS_TABLE = "experiment_results"
+#: the exposure stream's name: of its checkpoint, dead-letter table (``deadletter/_exposures``) and metrics rows;
+#: a feature group's name starts with a letter, so it can never collide with one
+EXPOSURE_STREAM = "_exposures"
 
 #: every per-group table kind and every platform table (what table maintenance compacts and vacuums)
 GROUP_TABLES = (EVENTS, TILES, FEATURES, LIFETIME, QUARANTINE, DEADLETTER, LATE)

@@ -156,7 +156,10 @@ def check_freshness(group_name: str, ds: str | date, config: RuntimeConfig | Non
 
 
 def ensure_stream(group_name: str, config: RuntimeConfig | None = None) -> Summary:
-    """Make sure the group's streaming query runs (``weir.stream.supervisor.ensure_running``), if installed."""
+    """Make sure the group's streaming query runs (``weir.stream.supervisor.ensure_running``), if installed;
+    ``_exposures`` (``weir.experiments.tables.EXPOSURE_STREAM``) names the exposure stream."""
+    from weir.experiments.tables import EXPOSURE_STREAM
+
     config = config or load_config()
     with step_run(config, group_name, "ensure_stream", None) as out:
         try:
@@ -164,7 +167,10 @@ def ensure_stream(group_name: str, config: RuntimeConfig | None = None) -> Summa
         except ImportError:
             out.update(group=group_name, status="streaming engine not installed")
             return out
-        result = supervisor.ensure_running(group_name, config)
+        if group_name == EXPOSURE_STREAM:
+            result = supervisor.ensure_exposures_running(config)
+        else:
+            result = supervisor.ensure_running(group_name, config)
         out.update(group=group_name, status=_jsonable(result))  # "running", "started" or "restarted"
     return out
 

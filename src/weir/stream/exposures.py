@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from weir.compute.event_rules import Check, combine
 from weir.experiments.exposures import EXPOSURES_TOPIC
-from weir.experiments.tables import EXPOSURE_PARTITION, EXPOSURE_SCHEMA_DDL
+from weir.experiments.tables import EXPOSURE_PARTITION, EXPOSURE_SCHEMA_DDL, EXPOSURE_STREAM
 from weir.lake.paths import checkpoint_path, deadletter_path, exposures_path, stream_metrics_path
 from weir.runtime import RuntimeConfig
 from weir.stream.job import (
@@ -59,9 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("weir.stream.exposures")
 
-#: the name of the stream's checkpoint, dead-letter table and metrics rows; a feature group's name starts with a
-#: letter, so it can never collide with one
-EXPOSURE_STREAM = "_exposures"
 REQUIRED_TEXT = ("exposure_id", "name", "kind", "entity", "key", "variant")
 OPTIONAL_TEXT = ("salt", "reason")
 KINDS = ("flag", "experiment")

@@ -2,8 +2,10 @@
 
 ``ensure_running(group)`` starts ``python weir/jobs/stream.py GROUP`` detached (pid file and log under
 ``<state_dir>/streams/``) unless it already runs, and restarts it when it died; the job resumes from its
-checkpoint. ``status(group)`` tells whether it runs and returns the last micro-batch's metrics (from the JSON
-file the job writes after every batch; the full history is the ``_weir/stream_metrics`` Delta table).
+checkpoint. ``ensure_exposures_running()`` does the same for the exposure stream (``weir experiments
+stream-exposures``, state files under the name ``_exposures``). ``status(group)`` tells whether it runs and
+returns the last micro-batch's metrics (from the JSON file the job writes after every batch; the full history
+is the ``_weir/stream_metrics`` Delta table).
 """
 
 from __future__ import annotations
@@ -28,12 +30,27 @@ def ensure_running(group_name: str, config: RuntimeConfig | None = None, extra_a
     """Start the group's stream job if it is not running; returns ``"running"``, ``"started"`` or
     ``"restarted"`` (a pid file was left by a job that died)."""
     config = config or load_config()
-    pf = pid_file(config, group_name)
+    return _ensure(config, group_name, job_command(config, group_name, extra_args))
+
+
+def exposure_command() -> list[str]:
+    return [sys.executable, "-c", "from weir.cli import main; main()", "experiments", "stream-exposures"]
+
+
+def ensure_exposures_running(config: RuntimeConfig | None = None) -> str:
+    """Start the exposure stream if it is not running (as :func:`ensure_running` for a group)."""
+    from weir.experiments.tables import EXPOSURE_STREAM
+
+    config = config or load_config()
+    return _ensure(config, EXPOSURE_STREAM, exposure_command())
+
+
+def _ensure(config: RuntimeConfig, name: str, command: list[str]) -> str:
+    pf = pid_file(config, name)
     had_pid_file = pf.exists()
     if read_pid(pf) is not None:
         return "running"
-    start_background(job_command(config, group_name, extra_args), pf, log_file(config, group_name),
-                     env=config.env(), cwd=config.project_root)
+    start_background(command, pf, log_file(config, name), env=config.env(), cwd=config.project_root)
     return "restarted" if had_pid_file else "started"
 
 
