@@ -111,7 +111,7 @@ def _naive(value: Any) -> Any:
     return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value
 
 
-class Row(dict):  # type: ignore[type-arg]
+class Row(dict[str, Any]):
     """What the oracle reads from a Spark row: ``row[col]``, ``row.run_ts``, ``asDict()``."""
 
     @property
