@@ -79,10 +79,22 @@ def not_in_pyspark(jars: list[Path]) -> list[Path]:
 
     On the class path a jar wins over pyspark's own copy, so an older transitive one (Jackson 2.13 of a
     dependency against Spark's 2.20) would break Spark; ``spark.jars`` avoids that by loading them after Spark's."""
+    shipped = {jar_artifact(p) for p in spark_jars_dir().glob("*.jar")}
+    return [j for j in jars if jar_artifact(j) not in shipped]
+
+
+def spark_jars_dir() -> Path:
+    """Spark's own jars: ``$SPARK_HOME/jars``, else the pyspark package's ``jars/``.
+
+    SPARK_HOME first: under ``spark-submit`` (an Airflow task's job) Python imports pyspark from
+    ``python/lib/pyspark.zip``, whose parent holds no jars, so nothing would be left out and Jackson 2.13 would
+    shadow Spark's on a cluster's executors (``NoSuchMethodError: JsonFactoryBuilder.streamReadConstraints``)."""
+    home = os.environ.get("SPARK_HOME")
+    if home and (Path(home) / "jars").is_dir():
+        return Path(home) / "jars"
     import pyspark
 
-    shipped = {jar_artifact(p) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
-    return [j for j in jars if jar_artifact(j) not in shipped]
+    return Path(pyspark.__file__).parent / "jars"
 
 
 def spark_packages(config: RuntimeConfig | None = None, s3a: bool | None = None) -> list[str]:

@@ -53,6 +53,15 @@ def spark(weir_config: RuntimeConfig):  # type: ignore[no-untyped-def]
     session.stop()
 
 
+
+@pytest.fixture(scope="session")
+def cluster(stack: RuntimeConfig, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Spark standalone cluster (master + two 1-core workers) for every test that runs on it
+    (tests/integration/cluster_support.py): started at its first use, stopped at the end of the session."""
+    from cluster_support import start_cluster
+
+    yield from start_cluster(tmp_path_factory)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 

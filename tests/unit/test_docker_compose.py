@@ -38,7 +38,14 @@ WEIR_ENV = {
     "WEIR_LAKE_PATH": "/data/lake",
     "WEIR_CHECKPOINT_PATH": "/data/checkpoints",
     "WEIR_STATE_DIR": "/data/state",
+    "WEIR_SPECS_DIR": "/opt/weir/feature_specs",
+    "WEIR_SPARK_JARS_PREINSTALLED": "true",
 }
+# The profile fields the Airflow-on-the-cluster test gives its Airflow worker and cluster
+# (tests/integration/cluster_support.py, test_cluster_airflow.py), less the test's sizing and isolation
+# (driver memory, shuffle partitions, online table prefix): the compose deployment must set each of them.
+CLUSTER_TEST_FIELDS = {"spark_master", "lake_path", "checkpoint_path", "specs_dir", "state_dir",
+                       "spark_jars_preinstalled", "kafka_bootstrap_servers", "dynamodb_endpoint"}
 SECRET_KEY_RE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|FERNET_KEY|ACCESS_KEY|PRIVATE_KEY|API_KEY)", re.I)
 SUBSTITUTION_RE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$")
 URL_PASSWORD_RE = re.compile(r"://[^:/@\s]+:([^@\s]+)@")
@@ -367,3 +374,12 @@ def test_every_weir_variable_is_a_runtime_config_field_that_validates(compose: d
         assert not unknown, f"{name}: WEIR_{', WEIR_'.join(u.upper() for u in unknown)} is not a runtime config field"
         if weir:
             RuntimeConfig(**weir)  # the values parse (ports are ints, booleans are booleans)
+
+
+def test_compose_sets_every_profile_field_of_the_cluster_test(compose: dict[str, Any]) -> None:
+    """The Airflow tasks and the Spark cluster of the compose file get the same profile fields as the tested
+    Airflow-on-a-standalone-cluster setup: a driver in the Airflow worker, executors on the workers."""
+    for name in AIRFLOW_SERVICES | SPARK_SERVICES:
+        fields = {k[len("WEIR_"):].lower() for k in _env(compose["services"][name]) if k.startswith("WEIR_")}
+        assert fields >= CLUSTER_TEST_FIELDS, f"{name}: missing WEIR_{sorted(CLUSTER_TEST_FIELDS - fields)}"
+    assert _env(compose["services"]["airflow-scheduler"])["WEIR_SPARK_MASTER"].startswith("spark://")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyspark
+import pytest
 
 from weir.lake.delta_log import delta_rs_uri
 from weir.lake.s3 import S3_LOG_STORE, delta_rs_storage_options, s3a_spark_conf
@@ -79,3 +80,19 @@ def test_jars_read_in_place_leave_out_what_pyspark_ships_in_another_version() ->
             Path("/j/io.delta__delta-spark_4.1_2.13-4.4.0.jar"),
             Path("/j/org.apache.hadoop__hadoop-aws-3.4.2.jar")]
     assert not_in_pyspark(jars) == jars[2:]
+
+
+def test_jars_left_out_under_spark_submit_where_pyspark_is_a_zip(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under spark-submit pyspark is imported from ``pyspark.zip`` (no ``jars/`` beside it): Spark's own jars are
+    found through SPARK_HOME, so the old Jackson still stays off the executors' class path."""
+    from weir.spark_jars import not_in_pyspark, spark_jars_dir
+
+    home = tmp_path / "spark"
+    (home / "jars").mkdir(parents=True)
+    (home / "jars" / "jackson-core-2.20.0.jar").write_bytes(b"")
+    monkeypatch.setattr(pyspark, "__file__", str(home / "python" / "lib" / "pyspark.zip" / "pyspark" / "__init__.py"))
+    monkeypatch.setenv("SPARK_HOME", str(home))
+    jars = [Path("/j/com.fasterxml.jackson.core__jackson-core-2.13.5.jar"), Path("/j/io.delta__delta-spark.jar")]
+    assert spark_jars_dir() == home / "jars"
+    assert not_in_pyspark(jars) == jars[1:]

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -44,14 +45,29 @@ class StandaloneCluster:
     def master_url(self) -> str:
         return f"spark://{HOST}:{self.master_port}"
 
-    def alive_workers(self) -> int:
-        """Workers the master counts as ALIVE (its web UI's JSON); 0 when the master does not answer yet."""
+    def master_state(self) -> dict[str, Any]:
+        """The master's view (its web UI's JSON: workers, active and completed applications); {} when the master
+        does not answer yet."""
         try:
             with urllib.request.urlopen(f"http://{HOST}:{self.webui_port}/json/", timeout=2) as response:
                 state = json.load(response)
         except (OSError, ValueError):
-            return 0
-        return int(state.get("aliveworkers", 0))
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def alive_workers(self) -> int:
+        """Workers the master counts as ALIVE; 0 when the master does not answer yet."""
+        return int(self.master_state().get("aliveworkers", 0))
+
+    def applications(self) -> list[dict[str, Any]]:
+        """Every application the master ran or runs (``id``, ``name``, ``state``, ...), to tell a job ran here."""
+        state = self.master_state()
+        return [*state.get("activeapps", []), *state.get("completedapps", [])]
+
+    def executor_dirs(self, app_id: str) -> list[Path]:
+        """The executors' work directories of application ``app_id`` on every worker (``worker-i/<app>/<exec>``):
+        the proof that its tasks ran in executor JVMs on the workers, not in the driver."""
+        return sorted(p for p in self.work_dir.glob(f"worker-*/{app_id}/*") if p.is_dir())
 
     def stop(self) -> None:
         """SIGTERM every process group (the JVM and anything it started), SIGKILL what is left after 15 s."""
