@@ -21,8 +21,12 @@ table holds exactly the values as of ``ts``, so all three produce the same train
 (``--check-rows`` spine rows compared column by column). With ``--spine-times any`` (times anywhere in a day)
 Weir and naive are exact at ``ts`` while Feast can only return the last daily row before ``ts``; the check then
 counts how many values differ. Feast runs under ``--feast-timeout`` seconds and a ``--feast-mem-gb`` RSS cap and
-is reported as out of time / memory when it hits them. Prepared data (demo tables, backfilled tiles and feature
-tables, Feast exports) is kept under ``--data DIR`` and reused by later runs with the same sizes.
+is reported as out of time / memory when it hits them. ``--known-at`` also runs Weir with
+``availability="known_at"`` (**weir_known**); with ``--end today --spine-times after-commit`` the data ends today and
+the spine times lie after the sources' commit, where both modes see every event (same values, comparable work).
+With ``--spine-times any`` the run prints how stale Feast's values are (age of the daily row it returns).
+Prepared data (demo tables, backfilled tiles and feature tables, Feast exports) is kept under ``--data DIR`` and
+reused by later runs with the same sizes.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FEAST_VENV = ROOT / ".bench-venv-feast"
 FEAST_REQUIREMENTS = ROOT / "bench" / "requirements-feast.txt"
 GROUPS = ("user_spend", "user_repayment", "merchant_risk")
-END = date(2026, 11, 1)
+END = date(2026, 11, 1)  # the demo data's end (exclusive) unless --end today
 SEED = 5
 FEAST_TYPES = {"bigint": "Int64", "int": "Int32", "double": "Float64", "string": "String",
                "timestamp": "UnixTimestamp", "boolean": "Bool"}
@@ -158,6 +162,14 @@ def _groups(config: Any) -> list[FeatureGroup]:
     return [find_spec(name, config.specs_dir) for name in GROUPS]
 
 
+def _end(args: argparse.Namespace) -> date:
+    """The day after the data's last day: ``--end`` (``today``: the current UTC day, so that spine times after
+    the sources' commit lie right after the data, where ``known_at`` and ``event_time`` see the same events)."""
+    if args.end == "today":
+        return datetime.now(UTC).date()
+    return date.fromisoformat(args.end) if args.end else END
+
+
 # ------------------------------------------------------------------------------------------------ prepare
 def worker_prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Demo tables, backfill of the three groups, Feast exports of the feature tables (TTL/defaults applied)."""
@@ -166,19 +178,20 @@ def worker_prepare(args: argparse.Namespace) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from weir.batch import backfill
+    from weir.compute.layout import column_defaults
     from weir.compute.spark_agg import output_fields
     from weir.demo import generate, write_demo_tables
     from weir.lake.paths import features_path
-    from weir.training.builder import _default
 
-    start = END - timedelta(days=args.days)
+    end = _end(args)
+    start = end - timedelta(days=args.days)
     demo = generate(SEED, datetime.combine(start, datetime.min.time()), args.days, args.users,
                     max(50, args.users // 100), args.txns_per_user_per_day)
     write_demo_tables(spark, demo, config.lake)
     backfill_s = {}
     for group in _groups(config):
         t0 = time.perf_counter()
-        backfill(spark, group, start, END - timedelta(days=1), config, chunk_days=args.days)
+        backfill(spark, group, start, end - timedelta(days=1), config, chunk_days=args.days)
         backfill_s[group.name] = round(time.perf_counter() - t0, 1)
     # Feast reads one parquet file per group: the daily feature table, each row's values as Weir serves them at
     # run_ts, i.e. with the group's TTL rule (newest event older than online.ttl -> defaults) and defaults applied.
@@ -187,11 +200,12 @@ def worker_prepare(args: argparse.Namespace) -> dict[str, Any]:
     for group in _groups(config):
         table = spark.read.format("delta").load(features_path(config, group.name))
         types = dict(output_fields(group))
+        _default = column_defaults(group).get
         expired = F.col("newest_event_ts").isNull() | (
             F.unix_micros("newest_event_ts") + F.lit(group.online.ttl_us) <= F.unix_micros("run_ts"))
         cols = []
         for c, _ in output_fields(group):
-            d = _default(group, c)
+            d = _default(c)
             value = F.col(c) if d is None else F.coalesce(F.col(c), F.lit(d).cast(types[c]))
             cols.append(F.when(expired, F.lit(d).cast(types[c])).otherwise(value).cast(types[c]).alias(c))
         out = data / "feast" / f"{group.name}.parquet"
@@ -202,13 +216,20 @@ def worker_prepare(args: argparse.Namespace) -> dict[str, Any]:
         manifest["groups"].append({
             "name": group.name, "entity": group.entity.name, "keys": group.key_columns,
             "ttl_s": group.online.ttl_us // 1_000_000, "path": str(out), "timestamp_field": "run_ts",
-            "features": [{"name": c, "dtype": FEAST_TYPES[t.simpleString()], "default": _default(group, c)}
+            "features": [{"name": c, "dtype": FEAST_TYPES[t.simpleString()], "default": _default(c)}
                          for c, t in output_fields(group)],
         })
     (data / "feast" / "manifest.json").write_text(json.dumps(manifest, indent=2))
     n_events = {"transactions": len(demo.transactions), "repayments": len(demo.repayments)}
     spark.stop()
-    return {"backfill_s": backfill_s, "events": n_events, "merchants": max(50, args.users // 100)}
+    # the sources' newest commit: every event is in the lake from then on (spine times "after-commit")
+    from weir.lake.delta_log import log_snapshot
+    from weir.training.known_at import commit_times
+
+    committed = max(max(commit_times(snap).by_file.values()) for name in ("transactions", "repayments")
+                    for snap in [log_snapshot(config.table_path(name))] if snap is not None)
+    return {"backfill_s": backfill_s, "events": n_events, "merchants": max(50, args.users // 100),
+            "committed": committed.isoformat()}
 
 
 def worker_spine(args: argparse.Namespace) -> dict[str, Any]:
@@ -218,8 +239,12 @@ def worker_spine(args: argparse.Namespace) -> dict[str, Any]:
 
     rng = np.random.default_rng([11, SEED, args.spine_rows])
     n, merchants = args.spine_rows, max(50, args.users // 100)
-    start = pd.Timestamp(datetime.combine(END - timedelta(days=args.days), datetime.min.time()), tz="UTC")
-    if args.spine_times == "day-end":  # one of the feature table's run times: the end of day 1 .. days
+    start = pd.Timestamp(datetime.combine(_end(args) - timedelta(days=args.days), datetime.min.time()), tz="UTC")
+    if args.spine_times == "after-commit":  # after every source commit (known_at == event_time there), till now
+        lo = pd.Timestamp(args.committed, tz="UTC") + pd.Timedelta(seconds=1)
+        span = max(1, int((pd.Timestamp.now(tz="UTC") - lo) / pd.Timedelta(microseconds=1)))
+        ts = lo + pd.to_timedelta(rng.integers(0, span, n), unit="us")
+    elif args.spine_times == "day-end":  # one of the feature table's run times: the end of day 1 .. days
         ts = start + pd.to_timedelta(rng.integers(1, args.days + 1, n), unit="D")
     else:  # anywhere in the range, microsecond resolution
         ts = start + pd.to_timedelta(rng.integers(0, args.days * 86_400_000_000, n), unit="us")
@@ -250,7 +275,7 @@ def worker_weir(args: argparse.Namespace) -> dict[str, Any]:
     spine = _load_spine(spark, args.spine)
     t0 = time.perf_counter()
     ts = build(spine, list(GROUPS), timestamp_col="ts", spark=spark, config=config, groups=_groups(config),
-               use_feature_table=not args.no_feature_table)
+               use_feature_table=not args.no_feature_table, availability=args.availability)
     ts.df.write.mode("overwrite").parquet(args.out)
     seconds = time.perf_counter() - t0
     rows = spark.read.parquet(args.out).count()
@@ -268,11 +293,12 @@ def naive_group(spine: DataFrame, events: DataFrame, group: FeatureGroup) -> Dat
 
     from weir.compute.hll import order_free_col
     from weir.compute.ir import HLL_LG_K
+    from weir.compute.layout import column_defaults
     from weir.compute.spark_agg import output_fields
     from weir.compute.windows import feature_windows
     from weir.spec.models import Aggregation
-    from weir.training.builder import _default
 
+    _default = column_defaults(group).get
     keys = group.key_columns
     pairs = spine.select(*keys, F.col("ts").alias("__t")).distinct()
     needed = {f.column for f in group.features if f.column} | {
@@ -325,7 +351,7 @@ def naive_group(spine: DataFrame, events: DataFrame, group: FeatureGroup) -> Dat
     expired = F.col("__newest").isNull() | (F.unix_micros("__newest") + F.lit(group.online.ttl_us) <= t_us)
     out = []
     for c, _ in output_fields(group):
-        d = _default(group, c)
+        d = _default(c)
         value = F.col(c) if d is None else F.coalesce(F.col(c), F.lit(d).cast(types[c]))
         out.append(F.when(expired, F.lit(d).cast(types[c])).otherwise(value).cast(types[c]).alias(c))
     return values.select(*keys, "__t", *out)
@@ -407,6 +433,16 @@ def compare(reference: str, other: str, ids: list[int], columns: list[str], appr
 
 
 # ------------------------------------------------------------------------------------------------ main
+def _staleness(spine: str) -> str:
+    """How old the values Feast returns are: the newest daily row at or before ts is as of the day's start."""
+    import pandas as pd
+
+    ts = pd.read_parquet(spine, columns=["ts"])["ts"]
+    age = (ts - ts.dt.floor("D")).dt.total_seconds() / 3600
+    return (f"its values are as of the last day end before ts: {age.mean():.1f} h old on average, up to "
+            f"{age.max():.1f} h; {(age > 1).mean():.0%} of spine rows more than 1 h old")
+
+
 def _fmt_mb(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f} MB"
 
@@ -423,7 +459,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--txns-per-user-per-day", type=float, default=1.0)
-    parser.add_argument("--spine-times", choices=["day-end", "any"], default="day-end")
+    parser.add_argument("--spine-times", choices=["day-end", "any", "after-commit"], default="day-end",
+                        help="day ends; anywhere in the data's days; or after the sources' commit (till now)")
+    parser.add_argument("--end", default="", help="day after the data's last day (ISO date or 'today'); "
+                        f"default {END}")
+    parser.add_argument("--known-at", action="store_true",
+                        help="also run Weir with availability='known_at' (weir_known)")
+    parser.add_argument("--availability", default="event_time", help=argparse.SUPPRESS)
+    parser.add_argument("--committed", help=argparse.SUPPRESS)
     parser.add_argument("--feast", action="store_true", help="also run Feast (creates .bench-venv-feast/)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive range join")
     parser.add_argument("--no-weir", action="store_true", help="skip Weir (e.g. to probe Feast's limits alone)")
@@ -453,12 +496,13 @@ def main() -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=data))
     base = [sys.executable, str(Path(__file__).resolve()), "--data", str(data), "--users", str(args.users),
             "--days", str(args.days), "--txns-per-user-per-day", str(args.txns_per_user_per_day),
-            "--spine-rows", str(args.spine_rows), "--spine-times", args.spine_times]
+            "--spine-rows", str(args.spine_rows), "--spine-times", args.spine_times, "--end", args.end]
     env = {**os.environ, "WEIR_SPARK_DRIVER_MEMORY": args.driver_memory, "PYTHONUNBUFFERED": "1"}
     load = os.getloadavg()
     print(f"command: {cmd}\ndata: {data}; load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
 
-    key = {"users": args.users, "days": args.days, "rate": args.txns_per_user_per_day, "seed": SEED}
+    key = {"users": args.users, "days": args.days, "rate": args.txns_per_user_per_day, "seed": SEED,
+           "end": str(_end(args))}
     marker = data / "prepared.json"
     prepared = json.loads(marker.read_text()) if marker.exists() else {}
     if prepared.get("key") != key:
@@ -471,12 +515,13 @@ def main() -> None:
     else:
         print(f"reusing prepared data in {data} ({prepared['events']})", flush=True)
     spine_path = run_dir / "spine.parquet"
-    sp = run_child([*base, "--worker", "spine", "--spine", str(spine_path)], env, log=run_dir / "spine.log")
+    sp = run_child([*base, "--worker", "spine", "--spine", str(spine_path), "--committed",
+                    str(prepared.get("committed", ""))], env, log=run_dir / "spine.log")
     if sp["status"] != "ok":
         sys.exit(f"spine {sp['status']}")
 
     results: dict[str, dict[str, Any]] = {}
-    outs = {n: str(run_dir / f"{n}.parquet") for n in ("weir", "weir_tiles", "naive", "feast")}
+    outs = {n: str(run_dir / f"{n}.parquet") for n in ("weir", "weir_tiles", "weir_known", "naive", "feast")}
     if not args.no_weir:
         results["weir"] = run_child([*base, "--worker", "weir", "--spine", str(spine_path), "--out", outs["weir"]],
                                     env, log=run_dir / "weir.log")
@@ -485,6 +530,11 @@ def main() -> None:
         results["weir_tiles"] = run_child([*base, "--worker", "weir", "--no-feature-table", "--spine", str(spine_path),
                                            "--out", outs["weir_tiles"]], env, log=run_dir / "weir_tiles.log")
         print(f"weir_tiles:  {json.dumps(results['weir_tiles'], default=str)}", flush=True)
+    if args.known_at:
+        results["weir_known"] = run_child([*base, "--worker", "weir", "--availability", "known_at", "--spine",
+                                           str(spine_path), "--out", outs["weir_known"]], env,
+                                          log=run_dir / "weir_known.log")
+        print(f"weir_known:  {json.dumps(results['weir_known'], default=str)}", flush=True)
     if not args.no_naive:
         results["naive"] = run_child([*base, "--worker", "naive", "--spine", str(spine_path), "--out", outs["naive"]],
                                      env, timeout_s=args.naive_timeout, log=run_dir / "naive.log")
@@ -509,7 +559,7 @@ def main() -> None:
     ids = list(range(0, args.spine_rows, step))[: args.check_rows]
     checks = {}
     if results.get("weir", {}).get("status") == "ok":
-        for other in ("weir_tiles", "naive", "feast"):
+        for other in ("weir_tiles", "weir_known", "naive", "feast"):
             if results.get(other, {}).get("status") == "ok":
                 checks[other] = compare(outs["weir"], outs[other], ids, columns,
                                         approx if other == "naive" else set())
@@ -532,7 +582,7 @@ def main() -> None:
               f"{_fmt_mb(r['tree_peak_mb']):>16} {selfrep:>30}")
         if r["status"] != "ok":
             print(f"         {r['status']} after {r['wall_s']:.0f}s")
-    for other in ("feast", "naive", "weir_tiles"):
+    for other in ("feast", "naive", "weir_tiles", "weir_known"):
         if other in results and "weir" in results:
             print(f"ratio {other}/weir: time {_ratio(results['weir'], results[other], 'seconds')}, "
                   f"peak memory {_ratio(results['weir'], results[other], 'tree_peak_mb')}")
@@ -540,6 +590,8 @@ def main() -> None:
         f = results["feast"]
         print(f"feast extras: apply {f.get('apply_s', 0):.1f}s, spine to pandas {f.get('load_s', 0):.1f}s "
               f"(not in its time); ns offsets added to {f.get('ts_offsets', 0):,} duplicate (key, ts) rows")
+    if args.feast and args.spine_times != "day-end":
+        print(f"feast staleness: {_staleness(str(spine_path))}")
     for other, c in checks.items():
         print(f"correctness {other} vs weir on {c['rows']:,} spine rows: {c['present']:,} present, {c['matched']:,} "
               f"matched, {c['mismatched']:,} mismatched; mismatches by column {c['columns']}; "
