@@ -115,6 +115,16 @@ def lookback_days(windows: Sequence[WindowSpec], reason: Lookback) -> int | None
     return -(-max(span for span, _ in spans if span is not None) // DAY_US) - 1
 
 
+def parse_ds(ds: str | date) -> date:
+    """A run's day given as a date or ``YYYY-MM-DD`` (what the CLI, the jobs and Airflow pass)."""
+    if isinstance(ds, date):
+        return ds
+    try:
+        return datetime.strptime(ds, "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError(f"'{ds}' is not a date; use YYYY-MM-DD") from None
+
+
 def run_time(day: date) -> datetime:
     """The run time of ``day``: the end of that day, ``day + 1`` at 00:00 UTC. A day's features, tiles and
     online items are as of then; an event exactly at 00:00 of day D+1 belongs to day D (windows are ``(.., t]``).
@@ -192,6 +202,7 @@ __all__ = [
     "lifetime_hop",
     "longest_window_per_hop",
     "lookback_days",
+    "parse_ds",
     "retention_us",
     "run_time",
     "run_time_us",

@@ -20,7 +20,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from weir.compute.layout import run_time_us
+from weir.compute.layout import parse_ds, run_time_us
 from weir.pipeline.status import Summary, step_run
 from weir.runtime import RuntimeConfig, load_config
 
@@ -34,15 +34,6 @@ STEPS = ("compute", "validate", "publish", "check_freshness", "ensure_stream", "
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
-
-def parse_ds(ds: str | date) -> date:
-    if isinstance(ds, date):
-        return ds
-    try:
-        return datetime.strptime(ds, "%Y-%m-%d").date()
-    except ValueError:
-        raise ValueError(f"'{ds}' is not a date; use YYYY-MM-DD") from None
-
 
 def _group(config: RuntimeConfig, group_name: str) -> FeatureGroup:
     from weir.spec.loader import find_spec

@@ -48,7 +48,7 @@ from weir.stream.job import (
     BatchMetrics,
     StreamOptions,
     _Phases,
-    is_kafka_metrics_npe,
+    run_until_stopped,
 )
 from weir.stream.parse import CODES_COL, KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR
 
@@ -346,18 +346,5 @@ def run_exposure_stream(spark: SparkSession, config: RuntimeConfig, options: Str
                         max_bug_restarts: int = 3) -> ExposureBatch:
     """Run the exposure query until it stops (``available_now``: when drained) or fails (re-raised); restarts
     after Spark's SPARK-55271 as :func:`weir.stream.job.run_stream` does."""
-    restarts = 0
-    while True:
-        query, processor = start_exposure_stream(spark, config, options, on_stage, topic)
-        try:
-            query.awaitTermination()
-            return processor
-        except KeyboardInterrupt:
-            query.stop()
-            return processor
-        except Exception as exc:
-            if not is_kafka_metrics_npe(exc) or restarts >= max_bug_restarts:
-                raise
-            restarts += 1
-            log.warning("exposure stream: Spark's Kafka metrics NPE after a replayed batch (SPARK-55271); "
-                        "restarting from the checkpoint")
+    return run_until_stopped(lambda: start_exposure_stream(spark, config, options, on_stage, topic),
+                             "exposure stream", max_bug_restarts)

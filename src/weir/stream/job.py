@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from weir.compute.online_tile import online_tile_fields
 from weir.lake.paths import (
@@ -524,11 +524,26 @@ def run_stream(spark: SparkSession, group: FeatureGroup | str, config: RuntimeCo
     >>> group = find_spec("user_spend", config.specs_dir)
     >>> run_stream(get_spark(), group, config, StreamOptions(available_now=True)).last  # drain, then stop
     """
-    restarts = 0
-    group = as_group(group, config.specs_dir)
-    while True:
-        query, processor = start_stream(spark, group, config, options, store, on_stage, write_fault)
+    g = as_group(group, config.specs_dir)
+
+    def start() -> tuple[StreamingQuery, BatchProcessor]:
+        query, processor = start_stream(spark, g, config, options, store, on_stage, write_fault)
         processor.on_batch = on_batch
+        return query, processor
+
+    return run_until_stopped(start, f"stream {g.name}", max_bug_restarts)
+
+
+P = TypeVar("P")
+
+
+def run_until_stopped(start: Callable[[], tuple[StreamingQuery, P]], what: str, max_bug_restarts: int) -> P:
+    """Start a query and wait until it stops (drained, or Ctrl-C) or fails (re-raised), starting it again from
+    its checkpoint after SPARK-55271 (:func:`is_kafka_metrics_npe`), at most ``max_bug_restarts`` times: the one
+    restart rule of every Weir stream. Returns the last start's processor."""
+    restarts = 0
+    while True:
+        query, processor = start()
         try:
             query.awaitTermination()
             return processor
@@ -539,6 +554,6 @@ def run_stream(spark: SparkSession, group: FeatureGroup | str, config: RuntimeCo
             if not is_kafka_metrics_npe(exc) or restarts >= max_bug_restarts:
                 raise
             restarts += 1
-            log.warning("stream %s: Spark's Kafka metrics NPE after a replayed batch (SPARK-55271); the batch is "
-                        "committed, restarting the query from its checkpoint", group.name)
-            print(f"stream {group.name}: restarting after SPARK-55271 (Kafka metrics NPE)", flush=True)
+            log.warning("%s: Spark's Kafka metrics NPE after a replayed batch (SPARK-55271); the batch is "
+                        "committed, restarting the query from its checkpoint", what)
+            print(f"{what}: restarting after SPARK-55271 (Kafka metrics NPE)", flush=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from weir.compute.layout import parse_ds
 from weir.experiments import stats
 from weir.experiments.analysis.covariates import covariate_column, with_covariates
 from weir.experiments.analysis.exposed import N_VARIANTS, VARIANT, first_exposures_df
@@ -25,15 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MIN_PER_ARM = 2  # Welch's test needs two values per arm
-
-
-def parse_ds(ds: str | date) -> date:
-    if isinstance(ds, date):
-        return ds
-    try:
-        return datetime.strptime(ds, "%Y-%m-%d").date()
-    except ValueError:
-        raise ValueError(f"'{ds}' is not a date; use YYYY-MM-DD") from None
 
 
 def entity_frame(spark: SparkSession, config: RuntimeConfig, experiment: Experiment, ds: date,
