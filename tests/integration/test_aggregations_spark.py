@@ -135,15 +135,15 @@ def collect_tiles(tiles: DataFrame) -> dict[str, list[dict[str, Any]]]:
     return by_key
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_point_in_time_matches_brute_force(spark: SparkSession, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "frames"), [(1, False), (2, False), (1, True), (2, True)])
+def test_point_in_time_matches_brute_force(spark: SparkSession, seed: int, frames: bool) -> None:
     rows = random_events(seed)
     rnd = random.Random(seed)
     times = [T_END, T_END - DAY_US, T_END - 7 * MINUTE_US - 3, T_END - 2 * DAY_US - 5 * HOUR_US - 30 * MINUTE_US]
     times += [rnd.randrange(T_END - 8 * DAY_US, T_END) for _ in range(3)]
     times += [r["ts"] for r in rows[:3]]
     points = [(k, t) for k in ["a", "b", "c", "zz"] for t in times]
-    got = collect_values(point_in_time_features(events_df(spark, rows), spine_df(spark, points), GROUP))
+    got = collect_values(point_in_time_features(events_df(spark, rows), spine_df(spark, points), GROUP, frames=frames))
     assert len(got) == len(set(points))
     for k, t in set(points):
         mine = [r for r in rows if r["k"] == k]

@@ -56,6 +56,9 @@ def test_log_snapshot_agrees_with_spark_across_versions_and_a_checkpoint(spark, 
     first = table.agg(F.min("event_ts")).first()[0]
     lower = snap.min_value("event_ts")
     assert lower <= first and first - lower < timedelta(milliseconds=1)
+    # row counts from the files' statistics equal Spark's counts, per partition and in all
+    assert snap.records() == table.count()
+    assert snap.records({"ds": D0 + timedelta(1)}) == table.where(F.col("ds") == D0 + timedelta(1)).count()
 
     days = [D0 + timedelta(1), D0 + timedelta(3)]
     got = read_partitions_at(spark, snap, "ds", days)

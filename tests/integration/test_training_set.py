@@ -71,7 +71,13 @@ def _spine_times() -> list[datetime]:
             BASE + timedelta(days=7)]                        # long after: past the 2d TTL
 
 
-def test_training_values_equal_the_oracle_at_every_spine_time(spark, weir_config, setup) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("merge", ["join", "frames"])
+def test_training_values_equal_the_oracle_at_every_spine_time(spark, weir_config, setup, merge,  # type: ignore[no-untyped-def]
+                                                              monkeypatch) -> None:
+    """Both ways of merging full tiles (builder._by_frames picks one by the stored tiles per entity; forced here)."""
+    import weir.training.builder as builder
+
+    monkeypatch.setattr(builder, "_by_frames", lambda *_: merge == "frames")
     events, group = setup
     spine_rows = [(u, t, i % 2) for i, (u, t) in enumerate((u, t) for u in ["a", "b", "e", "zz"]
                                                            for t in _spine_times())]
@@ -81,6 +87,7 @@ def test_training_values_equal_the_oracle_at_every_spine_time(spark, weir_config
     rows = ts.df.collect()
     assert len(rows) == len(spine_rows)
     assert ts.lineage["groups"]["g_training"]["tiles"] == "rebuilt"
+    assert ts.lineage["groups"]["g_training"]["merge"] == merge
     assert_served_values_match(group, events, rows, 2 * 86400 * 10**6)  # ttl 2d
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.window import WindowSpec as SparkWindow
 
 from weir.compute.hll import order_free_col
 from weir.compute.ir import (
@@ -208,31 +209,36 @@ def build_tiles(events: DataFrame, group: FeatureGroup, hops: Sequence[int] | No
 IRGetter = Callable[[str], Column]
 
 
-def _merge_feature(group: FeatureGroup, feature: Feature, ir: IRGetter, cond: Column | None) -> dict[str, Column]:
-    """Merged IR parts of one feature (aggregate expressions), rows restricted to ``cond``."""
+def _merge_feature(group: FeatureGroup, feature: Feature, ir: IRGetter, cond: Column | None,
+                   over: SparkWindow | None = None) -> dict[str, Column]:
+    """Merged IR parts of one feature (aggregate expressions), rows restricted to ``cond``; with ``over``, the
+    same aggregates as window functions over that frame."""
 
     def c(part: str) -> Column:
         col = ir(part)
         return col if cond is None else F.when(cond, col)
 
+    def a(aggregate: Column) -> Column:
+        return aggregate if over is None else aggregate.over(over)
+
     agg = feature.aggregation
     if agg == Aggregation.COUNT:
-        return {"n": F.sum(c("n")).cast("long")}
+        return {"n": a(F.sum(c("n"))).cast("long")}
     if agg in (Aggregation.SUM, Aggregation.AVG):
         st = ir_parts(group, feature)[0].type
-        return {"s": F.sum(c("s")).cast(st), "n": F.sum(c("n")).cast("long")}
+        return {"s": a(F.sum(c("s"))).cast(st), "n": a(F.sum(c("n"))).cast("long")}
     if agg == Aggregation.MIN:
-        return {"v": F.min(c("v"))}
+        return {"v": a(F.min(c("v")))}
     if agg == Aggregation.MAX:
-        return {"v": F.max(c("v"))}
+        return {"v": a(F.max(c("v")))}
     if agg in (Aggregation.FIRST, Aggregation.LAST):
         ok = ir("ts").isNotNull() if cond is None else (cond & ir("ts").isNotNull())
-        picked = F.max(F.when(ok, F.struct(_order_key(agg, ir("ts")).alias("k"), ir("v").alias("v"))))
+        picked = a(F.max(F.when(ok, F.struct(_order_key(agg, ir("ts")).alias("k"), ir("v").alias("v")))))
         return {"ts": _key_to_ts(agg, picked.getField("k")), "v": picked.getField("v")}
     if agg == Aggregation.STDDEV:
-        return {"n": F.sum(c("n")).cast("long"), "s": F.sum(c("s")), "q": F.sum(c("q"))}
+        return {"n": a(F.sum(c("n"))).cast("long"), "s": a(F.sum(c("s"))), "q": a(F.sum(c("q")))}
     if agg == Aggregation.APPROX_COUNT_DISTINCT:
-        return {"sk": F.hll_union_agg(c("sk"), True)}
+        return {"sk": a(F.hll_union_agg(c("sk"), True))}
     raise AssertionError(agg)  # pragma: no cover
 
 
@@ -259,17 +265,34 @@ def _features(group: FeatureGroup, features: Sequence[str] | None) -> list[Featu
     return list(group.features) if features is None else [group.feature(n) for n in features]
 
 
+def merged_ir(group: FeatureGroup, features: Sequence[str] | None = None, condition: Column | None = None,
+              over: SparkWindow | None = None) -> dict[str, Column]:
+    """IR column name -> the aggregate merging those IR rows (``condition`` restricts the rows; with ``over``, a
+    window function merging the rows of that frame into every row), then ``newest_event_ts``."""
+    out: dict[str, Column] = {}
+    for f in _features(group, features):
+        merged = _merge_feature(group, f, lambda p, f=f: F.col(ir_column(f, p)), condition, over)  # type: ignore[misc]
+        out.update({ir_column(f, p.part): merged[p.part] for p in ir_parts(group, f)})
+    newest = F.max(F.col(NEWEST_COL) if condition is None else F.when(condition, F.col(NEWEST_COL)))
+    out[NEWEST_COL] = newest if over is None else newest.over(over)
+    return out
+
+
 def merge_aggregations(group: FeatureGroup, features: Sequence[str] | None = None,
                        condition: Column | None = None, include_newest: bool = True) -> list[Column]:
     """Aggregates merging IR rows (e.g. tiles) into one IR row with the same column names."""
-    out: list[Column] = []
-    for f in _features(group, features):
-        merged = _merge_feature(group, f, lambda p, f=f: F.col(ir_column(f, p)), condition)  # type: ignore[misc]
-        out += [merged[p.part].alias(ir_column(f, p.part)) for p in ir_parts(group, f)]
-    if include_newest:
-        newest = F.col(NEWEST_COL) if condition is None else F.when(condition, F.col(NEWEST_COL))
-        out.append(F.max(newest).alias(NEWEST_COL))
-    return out
+    return [c.alias(n) for n, c in merged_ir(group, features, condition).items()
+            if include_newest or n != NEWEST_COL]
+
+
+def in_window_at(w: WindowSpec, t: Column, hop: Column, tile_end: Column) -> Column:
+    """Whether a tile (``hop``, ``tile_end``) lies in window ``w`` read at ``t``: of the window's hop, started
+    before ``t`` and at or after ``floor_h(t) - w`` (the window rule, docs/features.md)."""
+    t_us, start_us = F.unix_micros(t), F.unix_micros(tile_end) - hop
+    cond = (hop == F.lit(w.hop_us)) & (start_us < t_us)
+    if w.window_us is not None:
+        cond = cond & (start_us >= floor_us(t_us, w.hop_us) - F.lit(w.window_us))
+    return cond
 
 
 def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col: str | Column = HOP_COL,
@@ -291,9 +314,7 @@ def window_aggregations(group: FeatureGroup, t_col: str | Column = "t", hop_col:
     t_us, start_us = F.unix_micros(t), F.unix_micros(te) - hop
     out: list[Column] = []
     for w in feature_windows(group) if windows is None else windows:
-        cond = (hop == F.lit(w.hop_us)) & (start_us < t_us)
-        if w.window_us is not None:
-            cond = cond & (start_us >= floor_us(t_us, w.hop_us) - F.lit(w.window_us))
+        cond = in_window_at(w, t, hop, te)
         if conditions and w.column in conditions:
             cond = conditions[w.column]
         f = w.feature

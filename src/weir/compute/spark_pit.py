@@ -6,7 +6,7 @@ it: it merges its stored tiles at each run time with ``spark_agg.window_aggregat
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from weir.compute.ir import HOP_COL, NEWEST_COL, TILE_END_COL
@@ -14,7 +14,9 @@ from weir.compute.layout import longest_window_per_hop
 from weir.compute.spark_agg import (
     build_tiles,
     floor_us,
+    in_window_at,
     ir_fields,
+    merged_ir,
     tile_aggregations,
     window_aggregations,
     with_tile_end,
@@ -24,6 +26,8 @@ from weir.spec.models import FeatureGroup
 
 _T = "__weir_t"
 _KNOWN_KEY = "__weir_known_key"
+_FRAME = "__weir_frame"
+_ORDER = "__weir_order"
 
 
 def _tile_columns(group: FeatureGroup) -> list[str]:
@@ -104,32 +108,68 @@ def known_tiles(events: DataFrame, group: FeatureGroup, known_col: str) -> DataF
     return result
 
 
-def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: str = "t",
-                           tiles: DataFrame | None = None, known_col: str | None = None) -> DataFrame:
-    """Exact point-in-time values at arbitrary ``t`` (events with event time <= t only).
+def _frames(group: FeatureGroup) -> list[tuple[int, int | None]]:
+    """The group's distinct (hop, window) pairs (window None: lifetime), in a fixed order: one frame each."""
+    return sorted({(w.hop_us, w.window_us) for w in feature_windows(group)},
+                  key=lambda f: (f[0], f[1] is None, f[1] or 0))
 
-    Full tiles (``tile_end <= floor_h(t)``) come from ``tiles`` (built from ``events`` if not given);
-    the head ``(floor_h(t), t]`` of every hop is aggregated from raw ``events`` per spine row, so an event
-    after ``t`` never leaks in. Equals what ``py_feature_values`` serves online at ``t``.
-    With ``known_col`` (when each event became available), an event counts only if it was available at ``t``
-    too; tiles are then built here by ``known_tiles`` (``tiles`` must be None).
+
+def _full_tile_frames(tiles: DataFrame, s: DataFrame, group: FeatureGroup) -> DataFrame:
+    """Per spine (keys, t) and frame (hop h, window w): the merge of the full tiles in the window at t.
+
+    Those are the tiles of hop h with ``tile_end`` in ``[floor_h(t) - w + h, floor_h(t)]`` (the window rule of
+    ``window_aggregations``; the head ``(floor_h(t), t]`` comes from raw events). Each hop's tiles and the distinct
+    points ``floor_h(t)`` of the spine are sorted once per entity and every window is a range frame over tile ends,
+    so no spine row is joined to every tile of its entity, and spine times sharing a point share its merge. One row
+    per (keys, t, frame), tagged ``_FRAME`` (the frame's index in ``_frames``), ``HOP_COL`` and ``TILE_END_COL =
+    floor_h(t)``, with the IR of the frame's features only.
     """
     keys = group.key_columns
-    s = _spine(spine, group, t_col)
+    fields = ir_fields(group)
+    frames = _frames(group)
+    of_frame = {f: sorted({w.feature.name for w in feature_windows(group) if (w.hop_us, w.window_us) == f})
+                for f in frames}
+    point = "__weir_point"
+    out: DataFrame | None = None
+    for hop in group_hops(group):
+        tiles_h = tiles.where(F.col(HOP_COL) == F.lit(hop)).select(
+            *keys, F.unix_micros(F.col(TILE_END_COL)).alias(_ORDER), F.lit(False).alias(point),
+            *(n for n, _ in fields), NEWEST_COL)
+        at = s.select(*keys, floor_us(F.unix_micros(F.col(_T)), hop).alias(_ORDER), _T)
+        points = at.select(*keys, _ORDER).distinct().select(
+            *keys, _ORDER, F.lit(True).alias(point), *(F.lit(None).cast(t).alias(n) for n, t in fields),
+            F.lit(None).cast("timestamp").alias(NEWEST_COL))
+        by_end = Window.partitionBy(*keys).orderBy(_ORDER)
+        merged: list[Column] = []
+        for i, (h, w) in enumerate(frames):
+            if h != hop:
+                continue
+            frame = by_end.rangeBetween(Window.unboundedPreceding if w is None else -(w - h), 0)
+            got = merged_ir(group, of_frame[(h, w)], over=frame)
+            merged.append(F.struct(
+                F.lit(i).alias(_FRAME),
+                *((got[n] if n in got else F.lit(None).cast(t)).alias(n) for n, t in fields),
+                got[NEWEST_COL].alias(NEWEST_COL)))
+        at_points = (tiles_h.unionByName(points)
+                     .select(*keys, _ORDER, point, F.array(*merged).alias("__weir_frames"))
+                     .where(F.col(point)).drop(point))
+        rows = (at.join(at_points, [*keys, _ORDER])
+                .select(*keys, _T, F.lit(hop).cast("long").alias(HOP_COL),
+                        F.timestamp_micros(F.col(_ORDER)).alias(TILE_END_COL),
+                        F.explode("__weir_frames").alias("__weir_f"))
+                .select(*keys, _T, HOP_COL, TILE_END_COL, "__weir_f.*"))
+        out = rows if out is None else out.unionByName(rows)
+    assert out is not None
+    return out
+
+
+def _head_tiles(events: DataFrame, s: DataFrame, group: FeatureGroup, known: Column) -> DataFrame:
+    """Per spine (keys, t) and hop h: the partial head tile ``(floor_h(t), t]`` aggregated from raw events."""
+    keys = group.key_columns
     t_us = F.unix_micros(F.col(_T))
-    known = F.lit(True)
-    full_cond = (F.unix_micros(F.col(TILE_END_COL)) <= floor_us(t_us, F.col(HOP_COL))) & _lower_bound(group, t_us)
-    if known_col is not None:
-        assert tiles is None, "known_col builds its own tiles"
-        tiles = known_tiles(events, group, known_col)
-        full_cond = full_cond & (F.col(_KNOWN_KEY).isNull() | (F.col(_KNOWN_KEY) <= F.col(_T)))
-        known = F.col(known_col) <= F.col(_T)
-    elif tiles is None:
-        tiles = build_tiles(events, group)
-    full = s.join(tiles, keys).where(full_cond)
-    parts = full.select(*keys, _T, *_tile_columns(group))
     ev = events.where(F.col(group.event_time).isNotNull())
     ts_us = F.unix_micros(F.col(group.event_time))
+    out: DataFrame | None = None
     for hop in group_hops(group):
         fl = floor_us(t_us, hop)
         # equi-join on the head's hop bucket too: each spine row meets only the events of its own bucket
@@ -143,6 +183,54 @@ def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGr
             .agg(*tile_aggregations(group, hop))
             .withColumn(HOP_COL, F.lit(hop).cast("long"))
             .withColumn(TILE_END_COL, F.timestamp_micros(fl + F.lit(hop)))
+            .select(*keys, _T, *_tile_columns(group))
         )
-        parts = parts.unionByName(head.select(*keys, _T, *_tile_columns(group)))
-    return _aggregate(parts, s, group, t_col)
+        out = head if out is None else out.unionByName(head)
+    assert out is not None
+    return out
+
+
+def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: str = "t",
+                           tiles: DataFrame | None = None, known_col: str | None = None,
+                           frames: bool = False) -> DataFrame:
+    """Exact point-in-time values at arbitrary ``t`` (events with event time <= t only).
+
+    Full tiles (``tile_end <= floor_h(t)``) come from ``tiles`` (built from ``events`` if not given); the head
+    ``(floor_h(t), t]`` of every hop is aggregated from raw ``events`` per spine row, so an event after ``t`` never
+    leaks in. Equals what ``py_feature_values`` serves online at ``t``. ``frames`` says how full tiles are merged,
+    both exact: joined to each spine row of their entity (cheap when entities have few tiles), or by range
+    frames over each entity's sorted tiles (``_full_tile_frames``: cheap when they have many, e.g. merchants).
+    With ``known_col`` (when each event became available), an event counts only if it was available at ``t``
+    too; tiles are then built here by ``known_tiles`` (``tiles`` must be None); with ``frames`` the part
+    available by its tile's end goes through the frames and the rows of late arrivals are joined.
+    """
+    keys = group.key_columns
+    s = _spine(spine, group, t_col)
+    t_us = F.unix_micros(F.col(_T))
+    full = (F.unix_micros(F.col(TILE_END_COL)) <= floor_us(t_us, F.col(HOP_COL))) & _lower_bound(group, t_us)
+    known = F.lit(True)
+    framed: DataFrame | None
+    joined: DataFrame | None
+    if known_col is not None:
+        assert tiles is None, "known_col builds its own tiles"
+        split = known_tiles(events, group, known_col)
+        full = full & (F.col(_KNOWN_KEY).isNull() | (F.col(_KNOWN_KEY) <= F.col(_T)))
+        known = F.col(known_col) <= F.col(_T)
+        framed, joined = ((split.where(F.col(_KNOWN_KEY).isNull()), split.where(F.col(_KNOWN_KEY).isNotNull()))
+                          if frames else (None, split))
+    else:
+        every = tiles if tiles is not None else build_tiles(events, group)
+        framed, joined = (every, None) if frames else (None, every)
+    loose = _head_tiles(events, s, group, known)  # tile-shaped rows, merged by the window rule itself
+    if joined is not None:
+        loose = loose.unionByName(s.join(joined, keys).where(full).select(*keys, _T, *_tile_columns(group)))
+    if framed is None:
+        return _aggregate(loose, s, group, t_col)
+    rows = _full_tile_frames(framed, s, group).unionByName(loose.withColumn(_FRAME, F.lit(None).cast("int")))
+    ids = {f: i for i, f in enumerate(_frames(group))}
+    t, hop, end = F.col(_T), F.col(HOP_COL), F.col(TILE_END_COL)
+    conditions = {w.column: (F.col(_FRAME) == F.lit(ids[(w.hop_us, w.window_us)]))
+                  | (F.col(_FRAME).isNull() & in_window_at(w, t, hop, end))
+                  for w in feature_windows(group)}
+    out = rows.groupBy(*keys, _T).agg(*window_aggregations(group, _T, conditions=conditions))
+    return out.withColumnRenamed(_T, t_col)

@@ -75,6 +75,13 @@ class LogSnapshot:
             out[key] = pick(out[key], at) if key in out else at
         return out
 
+    def records(self, where: Mapping[str, Any] | None = None) -> int | None:
+        """Rows of the live files whose partition values equal ``where``, by the files' statistics (no read);
+        None when a file has no row count."""
+        counts = [f.get("num_records") for f in self.files
+                  if not where or all(f.get(f"partition.{c}") == v for c, v in where.items())]
+        return None if any(n is None for n in counts) else sum(int(n) for n in counts if n is not None)
+
     def min_value(self, column: str) -> Any | None:
         """The smallest value of ``column`` by the files' statistics (a lower bound: files are not read);
         None when the table is empty or a file has no statistics for it."""
