@@ -1,5 +1,5 @@
-"""The streaming job of a feature group: Kafka -> validity check -> event log, dead letters, late events,
-online items (the same tiles and merge math as batch), per-batch metrics.
+"""The streaming job of a feature group: Kafka -> validity check -> online items first (the same tiles and
+merge math as batch), then the lake: dead letters, late events, the event log, per-batch metrics.
 
 One Structured Streaming query per group reads the spec's ``source.kafka.topic`` (``startingOffsets=earliest``
 on the first start, ``failOnDataLoss=true``: a retention gap stops the query loudly) and hands each micro-batch
@@ -164,6 +164,7 @@ class BatchProcessor:
         self._query_id: str | None = None
         self._ready = threading.Event()
         self._hwm: tuple[int, int | None] | None = None  # (batch id, high-water mark us) of the last batch
+        self._events_version: int | None = None  # the event log's version after this query's last append
         self.last: BatchMetrics | None = None
         self.last_phases: dict[str, float] = {}  # seconds per step of the last micro-batch (benchmarks)
         self.on_batch: Callable[[BatchMetrics], None] | None = None
@@ -286,7 +287,16 @@ class BatchProcessor:
         if self.on_stage is not None:
             self.on_stage(batch_id, stage)
 
+    def _online_version(self, path: str) -> int:
+        """The event log's version already reflected online before this batch (its own events follow in the
+        next commit): read once per query, then carried from each batch's append."""
+        if self._events_version is None:
+            self._events_version = log_version(path)
+        return -1 if self._events_version is None else self._events_version
+
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        """One micro-batch, freshness first: parse and deduplicate, write the on-time events' tiles online (a
+        served value changes here), then the lake: dead letters, late events, the event log, metrics."""
         from pyspark.sql import functions as F
 
         from weir.lake.delta import table_version
@@ -305,14 +315,25 @@ class BatchProcessor:
         now = F.col(BATCH_TS_COL) if BATCH_TS_COL in batch_df.columns else None
         base = parse_records(batch_df, group, now).persist()
         checked = base
+        e_path = events_path(self.config, group.name)
         if group.source.event_id is not None:
-            checked = mark_duplicates(self.spark, base, group, events_path(self.config, group.name),
-                                      query_id, batch_id).persist()
+            checked = mark_duplicates(self.spark, base, group, e_path, query_id, batch_id).persist()
         is_valid = F.col(REASON_COL).isNull()
         late = F.lit(False) if watermark is None else (F.col(_EVENT_US) < F.lit(watermark))
         parsed = checked.withColumn(_EVENT_US, F.unix_micros(F.col(et))).withColumn(LATE_COL, is_valid & late)
         drops: dict[str, int] = {}
+        declared = list(group.source.columns)
         try:
+            clock.lap("parse")
+            from weir.compute.spark_agg import build_tiles
+
+            on_time = parsed.where(is_valid & ~F.col(LATE_COL))
+            tiles = build_tiles(on_time.select(*declared), group).select(
+                *group.key_columns, *online_tile_fields(group))
+            outcome = self._apply_online(tiles, batch_id, self._online_version(e_path), clock)
+            written, skipped, conflicts = outcome.written, outcome.skipped_replay, outcome.conflicts
+            self._stage(batch_id, "after_online")
+
             stats = parsed.agg(
                 F.count(F.lit(1)), F.count(F.when(~is_valid, 1)), F.count(F.when(F.col(LATE_COL), 1)),
                 F.max(F.when(is_valid, F.col(_EVENT_US))),
@@ -320,18 +341,25 @@ class BatchProcessor:
             n_in, n_bad, n_late = int(stats[0]), int(stats[1]), int(stats[2])
             batch_max, newest_on_time = stats[3], stats[4]
             hwm = max((v for v in (prev_hwm, batch_max) if v is not None), default=None)
-            clock.lap("parse+stats")
+            clock.lap("stats")
             tag = [F.lit(batch_id).cast("long").alias(BATCH_COL), F.lit(query_id).alias(QUERY_COL)]
+            if outcome.key_unwritable:  # the parser dead-letters such keys: never expected
+                log.warning("stream %s batch %s: %d entities not written online: key unwritable",
+                            group.name, batch_id, outcome.key_unwritable)
+                drops["key_unwritable"] = outcome.key_unwritable
+            if outcome.too_large:
+                n_big = self._dead_letter_too_large(on_time, list(outcome.too_large), batch_id, tag)
+                drops[ITEM_TOO_LARGE] = n_big
+                clock.lap("too_large")
 
             if n_bad:
                 bad = parsed.where(~is_valid).select(
                     VALUE_BIN, VALUE_STR, *KAFKA_META, REASON_COL, *tag,
                     F.current_timestamp().alias("dead_lettered_at"), CODES_COL)
                 self._append(bad, deadletter_path(self.config, group.name), batch_id, merge_schema=True)
-                drops = {r[0]: int(r[1]) for r in parsed.where(~is_valid).select(
-                    F.explode(CODES_COL)).groupBy("col").count().collect()}
+                for r in parsed.where(~is_valid).select(F.explode(CODES_COL)).groupBy("col").count().collect():
+                    drops[r[0]] = drops.get(r[0], 0) + int(r[1])
                 clock.lap("deadletter")
-            declared = list(group.source.columns)
             if n_late:
                 late_rows = parsed.where(F.col(LATE_COL)).select(
                     *declared, *KAFKA_META, F.lit(f"older than the watermark (high-water mark minus "
@@ -343,34 +371,14 @@ class BatchProcessor:
             if n_in - n_bad:
                 valid = parsed.where(is_valid).select(
                     *declared, *KAFKA_META, LATE_COL, *tag, F.to_date(F.col(et)).alias(PARTITION_COL))
-                e_path = events_path(self.config, group.name)
                 self._append(valid, e_path, batch_id, partition=True)
                 clock.lap("events")
                 version = log_version(e_path)
                 if version is None:  # a log delta-rs cannot read
                     version = table_version(self.spark, e_path)
+                self._events_version = version
                 clock.lap("version")
             self._stage(batch_id, "after_events")
-
-            written = skipped = conflicts = 0
-            if newest_on_time is not None:
-                from weir.compute.spark_agg import build_tiles
-
-                on_time = parsed.where(is_valid & ~F.col(LATE_COL)).select(*declared)
-                tiles = build_tiles(on_time, group).select(*group.key_columns, *online_tile_fields(group))
-                clock.mark()
-                outcome = self._apply_online(tiles, batch_id, -1 if version is None else version, clock)
-                written, skipped, conflicts = outcome.written, outcome.skipped_replay, outcome.conflicts
-                if outcome.key_unwritable:  # the parser dead-letters such keys: never expected
-                    log.warning("stream %s batch %s: %d entities not written online: key unwritable",
-                                group.name, batch_id, outcome.key_unwritable)
-                    drops["key_unwritable"] = drops.get("key_unwritable", 0) + outcome.key_unwritable
-                if outcome.too_large:
-                    n_big = self._dead_letter_too_large(parsed.where(is_valid & ~F.col(LATE_COL)),
-                                                        list(outcome.too_large), batch_id, tag)
-                    drops[ITEM_TOO_LARGE] = drops.get(ITEM_TOO_LARGE, 0) + n_big
-                    clock.lap("too_large")
-            self._stage(batch_id, "after_online")
         finally:
             checked.unpersist()
             base.unpersist()

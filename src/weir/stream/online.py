@@ -14,7 +14,8 @@ stream part back:
   (``foreachBatch`` is at-least-once).
 
 ``stream_run_us`` is the micro-batch's processing time (the values are complete up to then),
-``stream_source_version`` the Delta version of ``events/<group>`` holding the batch, and ``expires_at`` the
+``stream_source_version`` the Delta version of ``events/<group>`` reflected before the batch (its own events
+follow in the next commit), and ``expires_at`` the
 newest event of either part + ``online.ttl``, never lower than the stored one.
 """
 
