@@ -3,8 +3,10 @@ by every test that runs on it (tests/integration/test_cluster.py, test_cluster_a
 
 A master and two 1-core workers start on loopback from pyspark's own distribution; the tests' drivers are
 ``weir`` CLI runs or ``spark-submit`` jobs in subprocesses targeting ``spark://127.0.0.1:<port>`` (the suite's
-shared SparkSession is local mode, and a JVM holds one master). The lake is a local directory (one host: driver
-and executors share it). Each test uses feature groups of its own (specs below), so the order does not matter.
+shared SparkSession is local mode, and a JVM holds one master). The lake is a local directory by default (one
+host: driver and executors share it); tests/integration/test_cluster.py puts it on ``s3a://``, for which the
+workers carry an AWS chain of their own (environment variables here). Each test uses feature groups of its own
+(specs below), so the order does not matter.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class Cluster:
     env: dict[str, str]
     specs: Path
     timings: dict[str, float]
-    spark: StandaloneCluster | None = None  # None: a local master (the s3a test's driver)
+    spark: StandaloneCluster | None = None  # None: a master this module did not start
 
     def weir(self, *args: str, timeout: float = 900) -> str:
         """Run ``weir ARGS`` with its driver on the cluster; fail with its output when it fails or hangs."""
@@ -143,6 +145,8 @@ def start_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
         (specs / f"{name}.yaml").write_text(spec + ("retries: 0\n" if name == "cluster_airflow" else ""))
     python_env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
                   "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(":")}
+    # the workers' AWS chain (an instance or pod role in production): their executors reach the s3a:// lake
+    worker_env = {**python_env, **AWS_ENV}
     fields: dict[str, Any] = {
               "spark_master": "", "lake_path": str(work / "lake"), "checkpoint_path": str(work / "checkpoints"),
               "specs_dir": str(specs), "spark_driver_memory": "1g",
@@ -151,7 +155,7 @@ def start_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
     spark_jars(build_config(**fields))  # resolved once per checkout (`make setup`)
     started = time.monotonic()
     spark = start_standalone(work, free_port(), free_port(), [free_port(), free_port()], worker_cores=1,
-                             worker_memory="1g", env=python_env)
+                             worker_memory="1g", env=worker_env)
     timings = {"cluster start": time.monotonic() - started}
     try:
         fields["spark_master"] = spark.master_url

@@ -1,16 +1,15 @@
-"""The path on a real Spark standalone cluster, and the lake and checkpoints on ``s3a://`` (moto's S3 API).
+"""The whole path on a real Spark standalone cluster, with the lake and checkpoints on ``s3a://`` (moto's S3 API).
 
 A master and two workers (1 core each) start on loopback from pyspark's own distribution; Weir's CLI runs in
 subprocesses whose driver targets ``spark://127.0.0.1:<port>`` (the batch steps in one driver, as one Airflow
-task would run them; each stream drain in its own) (the suite's shared SparkSession is local
-mode, and a JVM holds one master): backfill of three small days, validation, publish, the streaming job with
-``--available-now`` and a training set, on a lake in a local directory (one host: driver and executors share
-it). Separately, a backfill in local mode (a subprocess: its session needs hadoop-aws) puts the lake and the
-checkpoints in a bucket of a second moto server, read by Spark through hadoop-aws and by this test through
-delta-rs with storage options from the runtime config; credentials come from the AWS chain (environment
-variables here), never from the config. Both together were too slow for the suite's budget (S3A over moto
-costs minutes per step on the shared 2-core machine). Every result is checked against the plain-Python
-oracle (tests/oracle.py) over the same events.
+task would run them; each stream drain in its own) (the suite's shared SparkSession is local mode, and a JVM
+holds one master): backfill of three small days, validation, publish, a training set, and the streaming job with
+``--available-now``, all with the lake (source, tiles, feature rows, run status, event log, metrics, training
+set) and the stream's checkpoints in a bucket of a second moto server. Spark reads and writes it through
+hadoop-aws on the driver and on the executors; delta-rs (the training builder's log reads, run status, the
+stream's metrics row, this test's reads) through storage options derived from the runtime config. Credentials
+come from the AWS chain (environment variables of the drivers and of the workers), never from the config. Every
+result is checked against the plain-Python oracle (tests/oracle.py) over the same events.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from builders import make_events, wire
 from cluster_support import (
     AWS_ENV,
     BUCKET,
-    SPEC,
     Cluster,
     Row,
     assert_served,
@@ -39,8 +37,6 @@ from cluster_support import (
     write_spine,
 )
 from oracle import assert_feature_rows_match, assert_served_values_match
-
-from weir.runtime import build_config
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +71,42 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=15)
 
 
-def test_batch_path_on_the_cluster(cluster: Cluster) -> None:
-    """Backfill, validate, publish and a training set, one driver on the cluster; all equal the oracle."""
+@pytest.fixture(scope="module")
+def s3_cluster(cluster: Cluster, s3_endpoint: str) -> Iterator[Cluster]:
+    """The session's cluster with the lake and the checkpoints on ``s3a://``: no key in the config, the AWS chain
+    (environment) of the drivers, the workers and this process (which reads the bucket through delta-rs) holds it."""
+    run = uuid.uuid4().hex[:8]
+    fields: dict[str, Any] = {"lake_path": f"s3a://{BUCKET}/{run}/lake",
+                              "checkpoint_path": f"s3a://{BUCKET}/{run}/checkpoints", "s3_endpoint": s3_endpoint,
+                              "s3_path_style_access": True}
+    config = cluster.config.model_copy(update=fields)
+    assert config.uses_s3a
+    assert not any("KEY" in k.upper() or "SECRET" in k.upper() for k in config.model_dump())
+    old_env = {k: os.environ.get(k) for k in AWS_ENV}
+    os.environ.update(AWS_ENV)
+    try:
+        yield Cluster(cluster.master_url, config, {**cluster.env, **AWS_ENV, **weir_env(fields)}, cluster.specs,
+                      cluster.timings, cluster.spark)
+    finally:
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _objects_under(endpoint: str, prefix: str) -> list[str]:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=AWS_ENV["AWS_REGION"])
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def test_batch_path_on_the_cluster(s3_cluster: Cluster, s3_endpoint: str) -> None:
+    """Backfill, validate, publish and a training set, one driver on the cluster, the lake on s3a://; all equal
+    the oracle."""
+    cluster = s3_cluster
     group = cluster.group("cluster_batch")
     events = make_events(60, seed=17, users=5, start=datetime.combine(DAYS[0], datetime.min.time()), span_h=71,
                          merchants=4)
@@ -102,13 +132,20 @@ def test_batch_path_on_the_cluster(cluster: Cluster) -> None:
     assert sorted((r["user_id"], r["ts"], r["label"]) for r in got) == sorted(
         (s["user_id"], s["ts"], s["label"]) for s in spine)
     assert_served_values_match(group, events, got, 30 * 86400 * 10**6)
+    lake_prefix = cluster.config.lake[len(f"s3a://{BUCKET}/"):]
+    keys = _objects_under(s3_endpoint, lake_prefix)
+    for table in (f"features/{group.name}", "cluster_training", "cluster_source"):
+        assert any(k.startswith(f"{lake_prefix}/{table}/_delta_log/") for k in keys), f"{table} not in the bucket"
 
 
-def test_stream_available_now_on_the_cluster(cluster: Cluster) -> None:
-    """The streaming job drains its topic on the cluster; online values equal the oracle, and a second drain
-    with nothing new changes nothing (the offsets were committed to the checkpoint)."""
+def test_stream_available_now_on_the_cluster(s3_cluster: Cluster, s3_endpoint: str) -> None:
+    """The streaming job drains its topic on the cluster, event log and checkpoint on s3a://; online values equal
+    the oracle, and a second drain with nothing new changes nothing (the offsets were committed to the checkpoint
+    in the bucket)."""
+    from weir.lake.paths import stream_metrics_path
     from weir.stream import produce_records
 
+    cluster = s3_cluster
     group = cluster.group("cluster_stream")
     events = make_events(24, seed=5, users=5, start=datetime(2026, 2, 13, 8), span_h=20, merchants=4)
     produce_records(cluster.config, group, [wire(e) for e in events], partition=0)
@@ -117,39 +154,9 @@ def test_stream_available_now_on_the_cluster(cluster: Cluster) -> None:
     assert_served(cluster.config, group, events, t)
     cluster.weir("stream", group.name, "--available-now")
     assert_served(cluster.config, group, events, t)
-
-
-def test_backfill_with_the_lake_and_checkpoints_on_s3a(s3_endpoint: str, tmp_path: Path) -> None:
-    """A backfill (local mode, a driver of its own) reads its source from and writes tiles, feature rows and run
-    status to ``s3a://`` through hadoop-aws; delta-rs reads the feature rows back with storage options derived
-    from the runtime config, equal to the oracle. No key is in the config: the AWS chain (environment) holds it."""
-    run = uuid.uuid4().hex[:8]
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / "s3_batch.yaml").write_text(SPEC.format(name="s3_batch", table="cluster_source", topic="unused"))
-    fields: dict[str, Any] = {
-        "spark_master": "local[2]", "lake_path": f"s3a://{BUCKET}/{run}/lake",
-        "checkpoint_path": f"s3a://{BUCKET}/{run}/checkpoints", "s3_endpoint": s3_endpoint,
-        "s3_path_style_access": True, "specs_dir": str(specs), "spark_driver_memory": "1g",
-        "spark_shuffle_partitions": 2, "spark_jars_preinstalled": True}
-    config = build_config(**fields)
-    assert not any("KEY" in k.upper() or "SECRET" in k.upper() for k in config.model_dump())
-    env = {**os.environ, **AWS_ENV, "PYSPARK_PYTHON": sys.executable, **weir_env(fields)}
-    old_env = {k: os.environ.get(k) for k in AWS_ENV}
-    os.environ.update(AWS_ENV)  # this process reads the bucket through delta-rs: the same AWS chain
-    try:
-        s3 = Cluster("local[2]", config, env, specs, {})
-        day = DAYS[0]
-        events = make_events(20, seed=3, users=5, start=datetime.combine(day, datetime.min.time()), span_h=23,
-                             merchants=4)
-        write_source(s3, "cluster_source", events)
-        s3.weir("backfill", "s3_batch", "--start", day.isoformat(), "--end", day.isoformat())
-        rows = [Row(r) for r in s3.read(config.table_path("features/s3_batch"))]
-        assert_feature_rows_match(s3.group("s3_batch"), events, rows, [day])
-        print("s3a timings (s):", {k: round(v, 1) for k, v in s3.timings.items()})
-    finally:
-        for key, value in old_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    checkpoints = cluster.config.checkpoints[len(f"s3a://{BUCKET}/"):]
+    assert any(k.startswith(f"{checkpoints}/{group.name}/offsets/") for k in _objects_under(s3_endpoint, checkpoints))
+    logged = cluster.read(cluster.config.table_path(f"events/{group.name}"))
+    assert sorted(r["txn_id"] for r in logged) == sorted(e["txn_id"] for e in events)
+    batches = [r for r in cluster.read(stream_metrics_path(cluster.config)) if r["group"] == group.name]
+    assert sum(r["valid_rows"] for r in batches) == len(events)  # the metrics rows, appended by delta-rs on S3

@@ -298,6 +298,7 @@ class ExposureBatch:
                 written: int, drops: dict[str, int], replayed: int) -> None:
         """The batch's metrics row in ``_weir/stream_metrics`` (group ``_exposures``; idempotent per batch id),
         the last-metrics file the supervisor reads, and one printed line."""
+        from weir.lake.s3 import delta_rs_storage_options
         from weir.stream.job import _write_last
         from weir.stream.metrics_log import append_metrics_row
 
@@ -306,7 +307,9 @@ class ExposureBatch:
         m = BatchMetrics(EXPOSURE_STREAM, self.query_id, batch_id, started, finished, seconds, n_in, n_valid, n_bad,
                          0, n_in / seconds if seconds > 0 else 0.0, written, replayed, 0, None, None, None, None,
                          None, drops)
-        if not append_metrics_row(stream_metrics_path(self.config), self.app_id, batch_id, asdict(m)):
+        m_path = stream_metrics_path(self.config)
+        if not append_metrics_row(m_path, self.app_id, batch_id, asdict(m),
+                                  delta_rs_storage_options(m_path, self.config)):
             log.warning("exposures batch %s: metrics row not written (delta-rs cannot write the table)", batch_id)
         _write_last(self.config, m)
         self.last = m

@@ -42,9 +42,11 @@ def _utc(v: Any) -> Any:
     return v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
 
 
-def append_metrics_row(path: str, app_id: str, batch_id: int, row: dict[str, Any]) -> bool:
+def append_metrics_row(path: str, app_id: str, batch_id: int, row: dict[str, Any],
+                       storage_options: dict[str, str] | None = None) -> bool:
     """Append ``row`` (the ``BatchMetrics`` fields) once per (``app_id``, ``batch_id``); False when delta-rs
-    cannot write this table (the caller appends with Spark instead)."""
+    cannot write this table (the caller appends with Spark instead). ``storage_options``: for a lake on S3,
+    ``weir.lake.s3.delta_rs_storage_options`` (endpoint, region, addressing)."""
     import pyarrow as pa
     from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
     from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
@@ -57,11 +59,13 @@ def append_metrics_row(path: str, app_id: str, batch_id: int, row: dict[str, Any
     commit = CommitProperties(app_transactions=[Transaction(app_id, batch_id)])
     for attempt in range(COMMIT_ATTEMPTS):
         try:
-            if DeltaTable.is_deltatable(uri):
-                done = DeltaTable(uri, without_files=True).transaction_version(app_id)
+            if DeltaTable.is_deltatable(uri, storage_options):
+                done = DeltaTable(uri, without_files=True, storage_options=storage_options).transaction_version(
+                    app_id)
                 if done is not None and done >= batch_id:
                     return True  # a replayed batch: its row is there
-            write_deltalake(uri, table, mode="append", schema_mode="merge", commit_properties=commit)
+            write_deltalake(uri, table, mode="append", schema_mode="merge", commit_properties=commit,
+                            storage_options=storage_options)
             return True
         except (DeltaProtocolError, TableNotFoundError):
             return False
@@ -73,12 +77,12 @@ def append_metrics_row(path: str, app_id: str, batch_id: int, row: dict[str, Any
     return False
 
 
-def log_version(path: str) -> int | None:
+def log_version(path: str, storage_options: dict[str, str] | None = None) -> int | None:
     """The newest version of the Delta table at ``path`` from its log; None when delta-rs cannot tell."""
     from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
 
     try:
-        return int(DeltaTable(delta_rs_uri(path), without_files=True).version())
+        return int(DeltaTable(delta_rs_uri(path), without_files=True, storage_options=storage_options).version())
     except (DeltaProtocolError, DeltaError, TableNotFoundError):
         return None
