@@ -275,6 +275,11 @@ def test_airflow_ui_in_a_browser(airflow: RunningAirflow, browser: Any) -> None:
     for other in ("user_repayment", "merchant_risk"):
         other_cells = [c.text for c in rows[other].find_elements(By.TAG_NAME, "td")]
         assert "no runs" in other_cells[1] and "never ran" in other_cells[3], other_cells
+    # the validation report of that day, one click away: read from the lake, wherever the task validated it
+    shown = next(d for d in DAYS if f"ds {d}" in cells[3])
+    rows["user_spend"].find_element(By.LINK_TEXT, "validation report").click()
+    report_text = _wait_text(driver, [f"Weir validation: user_spend / {shown}", "PASSED"], name="report")
+    assert "All expectations" in report_text, report_text[:2000]
 
     # the same view inside Airflow's UI (Browse -> Weir): an iframe on the plugin's route
     driver.get(f"{airflow.url}/plugin/weir")

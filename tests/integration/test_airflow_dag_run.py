@@ -154,5 +154,16 @@ def test_failed_validation_fails_the_task_and_publishes_nothing(good_run: dict[s
     assert validation["state"] == "failed" and validation["ds"] == DAY.isoformat()
     report = validation["summary"]["report_path"]
     assert report and Path(report).exists()
+    # the Weir view serves the failed run's report from the lake (any host), the same page as on the task's disk
+    from fastapi.testclient import TestClient
+
+    from weir.airflow.view import create_app
+
+    with TestClient(create_app(lambda: config, dag_runs=lambda ids: {}, auth=lambda: None)) as http:
+        page = http.get(f"/report/user_spend/{DAY.isoformat()}")
+        assert page.status_code == 200 and page.text == Path(report).read_text(encoding="utf-8")
+        assert "FAILED" in page.text
+        assert http.get("/report/user_spend/2020-01-01").status_code == 404
+        assert http.get("/report/user_spend/not-a-day").status_code == 400
     assert "txn_count_1d" in " ".join(validation["summary"]["failed"])
     shutil.rmtree(airflow_env.bad_specs, ignore_errors=True)

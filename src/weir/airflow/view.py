@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from fastapi import Request  # at module level: FastAPI resolves the routes' (string) annotations here
+
 from weir.airflow.settings import dag_id_for
 from weir.runtime import RuntimeConfig, build_config
 
@@ -125,8 +127,9 @@ def _step_cell(step: dict[str, Any] | None, extra: str = "") -> str:
     return text + extra
 
 
-def render_html(data: dict[str, Any], extra_html: str = "") -> str:
-    """The page; ``extra_html`` (the experiments section) goes after the feature groups."""
+def render_html(data: dict[str, Any], extra_html: str = "", reports: str = "report") -> str:
+    """The page; ``extra_html`` (the experiments section) goes after the feature groups; ``reports``: the URL
+    prefix of the validation reports route (``<reports>/<group>/<ds>``)."""
     rows = []
     for r in data["groups"]:
         run = r["last_run"] or {}
@@ -135,8 +138,8 @@ def render_html(data: dict[str, Any], extra_html: str = "") -> str:
         v = r["validation"] or {}
         vs = v.get("summary") or {}
         extra = f"<br>{_e(vs.get('headline'))}" if vs.get("headline") else ""
-        if vs.get("report_path"):
-            extra += f"<br><span class='m'>report: {_e(vs['report_path'])}</span>"
+        if v.get("ds"):  # the report is read from the lake, wherever the validation ran
+            extra += f"<br><a href='{_e(reports)}/{_e(r['group'])}/{_e(v['ds'])}'>validation report</a>"
         p = (r["publish"] or {}).get("summary") or {}
         pub_extra = f"<br><span class='m'>{_e(p.get('written'))} written, {_e(p.get('skipped'))} kept newer</span>" \
             if p else ""
@@ -196,7 +199,7 @@ def create_app(config_factory: Callable[[], RuntimeConfig] = build_config,
                dag_runs: DagRunLookup = last_dag_runs,
                auth: Callable[..., Any] | None = None) -> FastAPI:
     """The view's app. ``auth``: the dependency every route requires (default: :func:`airflow_auth`)."""
-    from fastapi import Depends, FastAPI, HTTPException, Request
+    from fastapi import Depends, FastAPI, HTTPException
     from fastapi.exception_handlers import http_exception_handler
     from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -212,12 +215,30 @@ def create_app(config_factory: Callable[[], RuntimeConfig] = build_config,
         return await http_exception_handler(request, exc)
 
     @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
+    def index(request: Request) -> str:
         from weir.airflow.experiment_view import collect_experiments, render_experiments_html
 
         config = config_factory()
+        root = str(request.scope.get("root_path", "")).rstrip("/")
         return render_html(collect_overview(config, dag_runs),
-                           render_experiments_html(collect_experiments(config, dag_runs)))
+                           render_experiments_html(collect_experiments(config, dag_runs)), f"{root}/report")
+
+    @app.get("/report/{group}/{ds}", response_class=HTMLResponse)
+    def report(group: str, ds: str) -> str:
+        """A day's validation report from the lake (``_weir/validation_runs``), whichever host validated it."""
+        from datetime import date
+
+        from weir.validate.report import report_from_lake
+
+        try:
+            date.fromisoformat(ds)
+        except ValueError:
+            raise HTTPException(400, f"ds {ds!r} is not a date: use YYYY-MM-DD") from None
+        page = report_from_lake(config_factory(), group, ds)
+        if page is None:
+            raise HTTPException(404, f"no validation report of {group} on {ds} in the lake: run "
+                                     f"`weir validate-data {group} --date {ds}`")
+        return page
 
     @app.get("/api/groups")
     def groups() -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Run a feature group's suite on a batch with Great Expectations, record it, and gate publication on it.
 
-Every run is persisted twice: a row appended to the Delta table ``_weir/validation_runs`` and a self-contained
-HTML report under ``<state_dir>/reports/<group>/<ds>/index.html``. Callers gate on ``outcome.success``
-(or :func:`~weir.validate.outcome.gate_or_raise`), never on GX's own behaviour.
+Every run is persisted: a row appended to the Delta table ``_weir/validation_runs``, which carries the
+self-contained HTML report (``report_html``: any host reads it from the lake, the Weir view serves it), and the
+same report on the validating host's disk under ``<state_dir>/reports/<group>/<ds>/index.html``. Callers gate
+on ``outcome.success`` (or :func:`~weir.validate.outcome.gate_or_raise`), never on GX's own behaviour.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 VALIDATION_RUNS_DDL = (
     "`group` STRING, ds DATE, run_ts TIMESTAMP, suite STRING, success BOOLEAN, statistics STRING, "
     "failed_expectations STRING, report_path STRING, feature_table_version BIGINT, row_count BIGINT, "
-    "previous_row_count BIGINT, spec_hash STRING, validated_at TIMESTAMP"
+    "previous_row_count BIGINT, spec_hash STRING, validated_at TIMESTAMP, report_html STRING"
 )
 
 
@@ -158,15 +159,18 @@ def _convert(res: Any, df: DataFrame, group: FeatureGroup) -> ExpectationResult:
 
 def record_outcome(spark: SparkSession, outcome: ValidationOutcome, config: RuntimeConfig,
                    spec_hash: str | None = None) -> None:
-    """Append ``outcome`` to the Delta table ``_weir/validation_runs`` (created on first use)."""
+    """Append ``outcome`` with its HTML report to the Delta table ``_weir/validation_runs`` (created on first use;
+    a table written before reports were kept in it gains the column)."""
+    from weir.validate.report import render_html
+
     row = (
         outcome.group, outcome.ds, outcome.run_ts, outcome.suite, bool(outcome.success),
         json.dumps(outcome.statistics, default=str), json.dumps(outcome.failed_json(), default=str),
         str(outcome.run_report_path or outcome.report_path or ""), outcome.feature_table_version,
-        outcome.row_count, outcome.previous_row_count, spec_hash, outcome.validated_at,
+        outcome.row_count, outcome.previous_row_count, spec_hash, outcome.validated_at, render_html(outcome),
     )
     df = spark.createDataFrame([row], VALIDATION_RUNS_DDL)
-    df.write.format("delta").mode("append").save(validation_runs_path(config))
+    df.write.format("delta").mode("append").option("mergeSchema", "true").save(validation_runs_path(config))
 
 
 def read_validation_runs(spark: SparkSession, config: RuntimeConfig | None = None,

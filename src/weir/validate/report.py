@@ -1,10 +1,13 @@
-"""A self-contained HTML report of one validation run (no CDN, no scripts: opens from disk anywhere)."""
+"""A self-contained HTML report of one validation run (no CDN, no scripts: opens from disk anywhere), written to
+the validating host's disk and kept in the lake's ``_weir/validation_runs`` row, from which any host reads it
+(:func:`report_from_lake`, with delta-rs: the Weir view runs in Airflow's API server, which starts no JVM)."""
 
 from __future__ import annotations
 
 import html
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +109,33 @@ def write_report(outcome: ValidationOutcome, config: RuntimeConfig) -> tuple[Pat
     index = directory / "index.html"
     shutil.copyfile(run_path, index)
     return index, run_path
+
+
+def report_from_lake(config: RuntimeConfig, group: str, ds: str) -> str | None:
+    """The HTML report of the newest validation run of ``group`` on day ``ds`` (``YYYY-MM-DD``) from
+    ``_weir/validation_runs``; None when there is none (or the run predates reports in the lake)."""
+    from datetime import date
+
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    from weir.lake.delta_log import delta_rs_uri
+    from weir.lake.paths import validation_runs_path
+    from weir.lake.s3 import delta_rs_storage_options
+
+    path = validation_runs_path(config)
+    try:
+        table = DeltaTable(delta_rs_uri(path), storage_options=delta_rs_storage_options(path, config))
+    except TableNotFoundError:
+        return None
+    if "report_html" not in table.schema().to_arrow().names:
+        return None
+    rows = table.to_pyarrow_table(columns=["group", "ds", "validated_at", "report_html"])
+    mine = rows.filter(pc.and_(pc.equal(rows.column("group"), group),
+                               pc.equal(rows.column("ds"), date.fromisoformat(ds))))
+    found = [r for r in mine.to_pylist() if r["report_html"]]
+    if not found:
+        return None
+    newest = max(found, key=lambda r: r["validated_at"] or datetime.min.replace(tzinfo=UTC))
+    return str(newest["report_html"])
