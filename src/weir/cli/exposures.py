@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import click
 
+from weir.cli.stream import options_from, stream_options, trigger_text
 from weir.runtime import load_config
 
 
 @click.command("stream-exposures")
-@click.option("--available-now", is_flag=True, help="drain what is in the topic now, then stop")
-@click.option("--trigger-seconds", type=float, default=10.0, show_default=True,
-              help="micro-batch interval (ignored with --available-now)")
-@click.option("--max-offsets-per-trigger", type=int, default=50_000, show_default=True,
-              help="at most this many Kafka records per micro-batch")
+@stream_options
 @click.option("--topic", default=None, help="the exposure topic [default: weir_exposures]")
 def stream_exposures_cmd(available_now: bool, trigger_seconds: float, max_offsets_per_trigger: int,
                          topic: str | None) -> None:
@@ -22,16 +19,11 @@ def stream_exposures_cmd(available_now: bool, trigger_seconds: float, max_offset
     from weir.experiments.exposures import EXPOSURES_TOPIC
     from weir.spark import get_spark
     from weir.stream.exposures import run_exposure_stream
-    from weir.stream.job import StreamOptions
 
-    if trigger_seconds <= 0:
-        raise click.BadParameter("must be > 0", param_hint="--trigger-seconds")
+    options = options_from(available_now, trigger_seconds, max_offsets_per_trigger)
     config = load_config()
-    options = StreamOptions(trigger_seconds=trigger_seconds, available_now=available_now,
-                            max_offsets_per_trigger=max_offsets_per_trigger or None)
     topic = topic or EXPOSURES_TOPIC
-    click.echo(f"streaming exposures from topic {topic} "
-               f"({'available-now' if available_now else f'every {trigger_seconds:g}s'})")
+    click.echo(f"streaming exposures from topic {topic} ({trigger_text(options)})")
     processor = run_exposure_stream(get_spark("weir-stream-exposures", config), config, options, topic=topic)
     if processor.last is not None:
         click.echo(f"last batch {processor.last.batch_id}: {processor.last.entities_written} exposures written")

@@ -327,20 +327,14 @@ def start_exposure_stream(spark: SparkSession, config: RuntimeConfig, options: S
     """Start the exposure query (resuming from its checkpoint); returns it with its batch function."""
     from pyspark.sql import functions as F
 
-    from weir.stream.job import kafka_topic_reader
+    from weir.stream.job import kafka_topic_reader, start_foreach_batch
 
     options = options or StreamOptions()
     ensure_exposures_table(spark, config)
     processor = ExposureBatch(spark, config, on_stage)
     source = kafka_topic_reader(spark, topic, config, options).withColumn(BATCH_TS_COL, F.current_timestamp())
-    writer = (source.writeStream.queryName("weir_stream_exposures")
-              .option("checkpointLocation", checkpoint_path(config, EXPOSURE_STREAM)).foreachBatch(processor))
-    if options.available_now:
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
-    query = writer.start()
-    processor.set_query_id(str(query.id))
+    query = start_foreach_batch(source, "weir_stream_exposures", checkpoint_path(config, EXPOSURE_STREAM),
+                                processor, options)
     return query, processor
 
 

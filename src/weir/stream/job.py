@@ -500,17 +500,23 @@ def start_stream(spark: SparkSession, group: FeatureGroup | str, config: Runtime
 
     # current_timestamp() in the streaming plan is the batch timestamp of Spark's offset log: fixed per batch id
     source = kafka_reader(spark, group, config, options).withColumn(BATCH_TS_COL, F.current_timestamp())
-    writer = (source.writeStream
-              .queryName(f"weir_stream_{group.name}")
-              .option("checkpointLocation", checkpoint_path(config, group.name))
-              .foreachBatch(processor))
+    query = start_foreach_batch(source, f"weir_stream_{group.name}", checkpoint_path(config, group.name),
+                                processor, options)
+    return query, processor
+
+
+def start_foreach_batch(source: DataFrame, name: str, checkpoint: str, processor: Any,
+                        options: StreamOptions) -> StreamingQuery:
+    """Start ``source`` into ``processor`` (a ``foreachBatch`` function with ``set_query_id``) under
+    ``checkpoint``, on the options' trigger: how every Weir stream starts."""
+    writer = source.writeStream.queryName(name).option("checkpointLocation", checkpoint).foreachBatch(processor)
     if options.available_now:
         writer = writer.trigger(availableNow=True)
     else:
         writer = writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
     query = writer.start()
     processor.set_query_id(str(query.id))
-    return query, processor
+    return query
 
 
 def is_kafka_metrics_npe(exc: BaseException) -> bool:
