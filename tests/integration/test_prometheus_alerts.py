@@ -148,8 +148,10 @@ def test_prometheus_scrapes_serve_and_stream_then_fires_when_the_stream_stalls(o
     wait_for(lambda: query(config, f"weir_stream_consumer_lag{sel}") and
              sum(query(config, f"weir_stream_consumer_lag{sel}").values()) == 0, 60, "lag 0 once all is read")
     assert sum(query(config, f"weir_stream_entities_written_total{sel}").values()) >= len(USERS)
-    slos = query(config, f'weir_group_freshness_slo_seconds{{group="{g.name}"}}')
-    assert sorted(slos.values()) == [600, 600]  # declared by both the server and the stream
+    # declared by both the server and the stream (waited for: on a loaded machine a 1 s scrape can time out,
+    # and the target's series are missing until its next scrape)
+    slo = f'weir_group_freshness_slo_seconds{{group="{g.name}"}}'
+    wait_for(lambda: sorted(query(config, slo).values()) == [600, 600], 60, "both targets' freshness SLO series")
 
     # three reads of all users through the HTTP server: entities counted per group, none defaulted
     for _ in range(3):
@@ -160,7 +162,7 @@ def test_prometheus_scrapes_serve_and_stream_then_fires_when_the_stream_stalls(o
              "Prometheus to see the served entities")
     assert not query(config, f"weir_serve_defaults_total{served}")
     assert query(config, 'weir_serve_request_seconds_count{route="/features"}')
-    assert set(query(config, "up == 1")) and not query(config, "up == 0")
+    wait_for(lambda: query(config, "up == 1") and not query(config, "up == 0"), 30, "every target up")
     assert not firing(config, "WeirStreamDown")
 
     observed.stall()  # the query stops; the job's process (and its metrics endpoint) stays up

@@ -31,6 +31,12 @@ class AirflowStatus:
     detail: str
 
 
+#: SQLite's busy timeout (seconds) for every process of the local Airflow: the scheduler, the API server, the
+#: task runners and CLI commands such as ``airflow backfill create`` write one file, and sqlite3's default 5 s wait
+#: lost a write ("database is locked") on a loaded 2-core machine. Airflow imports it by its dotted path.
+SQLITE_CONNECT_ARGS: dict[str, float] = {"timeout": 60.0}
+
+
 def airflow_env(config: RuntimeConfig, port: int | None = None) -> dict[str, str]:
     """Airflow's settings for Weir: SQLite under the Airflow home, Weir's dags/ and plugins/, no examples."""
     port = port or config.airflow_port
@@ -47,6 +53,7 @@ def airflow_env(config: RuntimeConfig, port: int | None = None) -> dict[str, str
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "weir.airflow.local.SQLITE_CONNECT_ARGS",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
