@@ -23,6 +23,16 @@ def _project_root() -> Path:
     return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
 
 
+#: where a path setting left empty points, under ``state_dir`` (the one rule of "Empty: `<state_dir>/...`")
+STATE_SUBDIRS = {"lake_path": "lake", "checkpoint_path": "checkpoints", "spark_ivy_dir": "jars/ivy",
+                 "airflow_home": "airflow", "metrics_textfile_dir": "metrics"}
+
+
+def _state_default(field: str, description: str, **kwargs: Any) -> Any:
+    """A path setting that may be left empty: then it is ``<state_dir>/<STATE_SUBDIRS[field]>``."""
+    return Field("", description=f"{description} Empty: `<state_dir>/{STATE_SUBDIRS[field]}`.", **kwargs)
+
+
 class RuntimeConfig(BaseModel):
     """Endpoints and paths; every field can be set with ``WEIR_<FIELD_NAME_UPPER>``."""
 
@@ -43,14 +53,12 @@ class RuntimeConfig(BaseModel):
         description="Where the CLI, the SDK (`OnlineClient`, `build`, `publish`), the DAG factory and the Weir "
                     "view read feature specs (`*.yaml`). Default: `<project_root>/feature_specs`.",
         examples=["/opt/weir/feature_specs"])
-    lake_path: str = Field(
-        "", description="Root of the Delta lake: source, tile, feature and bookkeeping tables. "
-                        "Empty: `<state_dir>/lake`.",
+    lake_path: str = _state_default(
+        "lake_path", "Root of the Delta lake: source, tile, feature and bookkeeping tables.",
         examples=["s3a://credit-lake/weir"])
-    checkpoint_path: str = Field(
-        "", description="Root of the Structured Streaming checkpoints (Kafka offsets live here, one directory "
-                        "per group). Empty: `<state_dir>/checkpoints`.",
-        examples=["s3a://credit-lake/weir-checkpoints"])
+    checkpoint_path: str = _state_default(
+        "checkpoint_path", "Root of the Structured Streaming checkpoints (Kafka offsets live here, one directory "
+                           "per group).", examples=["s3a://credit-lake/weir-checkpoints"])
     spark_master: str = Field(
         "local[2]", description="Spark master for in-process sessions and `spark-submit --master` of the "
                                 "Airflow tasks.",
@@ -59,10 +67,9 @@ class RuntimeConfig(BaseModel):
                                      examples=["8g"])
     spark_shuffle_partitions: int = Field(4, description="`spark.sql.shuffle.partitions` of Weir's sessions.",
                                           examples=[200])
-    spark_ivy_dir: str = Field(
-        "", description="Download cache of `weir jars resolve` (Ivy), which fetches the Delta and "
-                        "Kafka-connector jars once into `<state_dir>/jars/spark`; share it between checkouts. "
-                        "Empty: `<state_dir>/jars/ivy`.",
+    spark_ivy_dir: str = _state_default(
+        "spark_ivy_dir", "Download cache of `weir jars resolve` (Ivy), which fetches the Delta and "
+                         "Kafka-connector jars once into `<state_dir>/jars/spark`; share it between checkouts.",
         examples=["/shared/ivy"])
     maven_repo: str = Field("https://repo1.maven.org/maven2",
                             description="The only Maven repository Spark's jars are resolved from "
@@ -103,14 +110,13 @@ class RuntimeConfig(BaseModel):
                                  examples=["us-east-1"])
     dynamodb_table_prefix: str = Field("weir_", description="Online tables are named `<prefix><group>`.",
                                        examples=["weir_prod_"])
-    airflow_home: str = Field("", description="`AIRFLOW_HOME` of the local Airflow (`weir airflow up`). "
-                                              "Empty: `<state_dir>/airflow`.")
+    airflow_home: str = _state_default("airflow_home", "`AIRFLOW_HOME` of the local Airflow (`weir airflow up`).")
     airflow_port: int = Field(8080, description="Port of the local Airflow's api-server and UI "
                                                 "(`weir airflow up`).")
     prometheus_port: int = Field(9090, description="Port of the local Prometheus (`weir dev prometheus`).")
-    metrics_textfile_dir: str = Field(
-        "", description="Where batch steps (compute, validate, publish) write their metrics as `.prom` files for "
-                        "node_exporter's textfile collector. Empty: `<state_dir>/metrics`.")
+    metrics_textfile_dir: str = _state_default(
+        "metrics_textfile_dir", "Where batch steps (compute, validate, publish) write their metrics as `.prom` "
+                                "files for node_exporter's textfile collector.")
     pushgateway_url: str = Field(
         "", description="A Prometheus Pushgateway that batch steps also push their metrics to. Empty: textfile "
                         "only.", examples=["http://pushgateway:9091"])
@@ -128,15 +134,20 @@ class RuntimeConfig(BaseModel):
                             "`dynamodb` = the table `<dynamodb_table_prefix>_experiment_overrides`, shared by every "
                             "host.", examples=["dynamodb"])
 
+    def path_setting(self, field: str) -> str | Path:
+        """A path setting's value, or its place under ``state_dir`` when left empty (:data:`STATE_SUBDIRS`)."""
+        value: str = getattr(self, field)
+        return value or self.state_dir / STATE_SUBDIRS[field]
+
     @property
     def lake(self) -> str:
         """Root of the Delta lake (source tables, tile and feature tables, quarantine, reports)."""
-        return self.lake_path or str(self.state_dir / "lake")
+        return str(self.path_setting("lake_path"))
 
     @property
     def checkpoints(self) -> str:
         """Root of Structured Streaming checkpoints."""
-        return self.checkpoint_path or str(self.state_dir / "checkpoints")
+        return str(self.path_setting("checkpoint_path"))
 
     @property
     def uses_s3a(self) -> bool:
@@ -146,11 +157,11 @@ class RuntimeConfig(BaseModel):
     @property
     def metrics_dir(self) -> Path:
         """Where batch steps write their ``.prom`` files (node_exporter's textfile collector reads them)."""
-        return Path(self.metrics_textfile_dir) if self.metrics_textfile_dir else self.state_dir / "metrics"
+        return Path(self.path_setting("metrics_textfile_dir"))
 
     @property
     def airflow_home_dir(self) -> Path:
-        return Path(self.airflow_home) if self.airflow_home else self.state_dir / "airflow"
+        return Path(self.path_setting("airflow_home"))
 
     @property
     def kafka_port(self) -> int:

@@ -120,7 +120,7 @@ def spark_packages(config: RuntimeConfig | None = None, s3a: bool | None = None)
 
 def ivy_home(config: RuntimeConfig) -> Path:
     """``WEIR_SPARK_IVY_DIR`` (a cache shared by checkouts), else ``<state_dir>/jars/ivy``."""
-    return Path(config.spark_ivy_dir) if config.spark_ivy_dir else config.state_dir / "jars" / "ivy"
+    return Path(config.path_setting("spark_ivy_dir"))
 
 
 def ivy_cache(config: RuntimeConfig) -> Path:

@@ -14,15 +14,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from weir.experiments.targeting import Node, RuleError, parse_rule
 from weir.spec.durations import parse_duration_us
+from weir.spec.models import name_of
 
 Value = bool | int | float | str
-_NAME_HELP = "use lower_snake_case: a letter, then letters, digits or _"
-
-
-def _check_name(v: str, what: str) -> str:
-    if not v or not v[0].isalpha() or not v.replace("_", "").isalnum() or v != v.lower():
-        raise ValueError(f"bad {what} name {v!r}; {_NAME_HELP}")
-    return v
 
 
 class _Strict(BaseModel):
@@ -37,31 +31,23 @@ class EntityRef(_Strict):
 
 
 class Variant(_Strict):
-    name: str
+    name: Annotated[str, name_of("variant name")]
     weight: float = Field(ge=0)
     value: Value | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "variant")
 
 
 class Metric(_Strict):
     """An outcome: ``aggregation`` of ``column`` over the ``source`` Delta table's events in ``window`` after the
     entity's first exposure."""
 
-    name: str
+    name: Annotated[str, name_of("metric name")]
     source: str = Field(min_length=1)
     aggregation: Literal["sum", "count", "mean", "max", "min", "any"]
     column: str | None = None
     window: str
     event_time: str = "event_ts"
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "metric")
 
     @field_validator("window")
     @classmethod
@@ -83,7 +69,7 @@ def _utc(v: datetime | None) -> datetime | None:
 class Declaration(_Strict):
     """What flags and experiments share: who is assigned, how (salt, weights, rollout), when, and to whom."""
 
-    name: str
+    name: Annotated[str, name_of("declaration name")]
     description: str = ""
     owner: str | None = None
     entity: EntityRef
@@ -96,10 +82,6 @@ class Declaration(_Strict):
     targeting: str | None = None
     _path: str | None = PrivateAttr(default=None)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "declaration")
 
     @field_validator("targeting")
     @classmethod

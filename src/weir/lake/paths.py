@@ -7,6 +7,8 @@ Pure: no Spark, no Delta.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from weir.runtime import RuntimeConfig
 
 #: the day partition of every partitioned table (events: the event's day; features: the day of the run)
@@ -61,68 +63,46 @@ def group_table_path(config: RuntimeConfig, kind: str, group: str) -> str:
     return config.table_path(group_table(kind, group))
 
 
-def tiles_path(config: RuntimeConfig, group: str) -> str:
-    return group_table_path(config, TILES, group)
+def _group_getter(kind: str, doc: str) -> Callable[[RuntimeConfig, str], str]:
+    """``<kind>_path(config, group)``: the path of that group's ``kind`` table (one rule, many names)."""
+    def path(config: RuntimeConfig, group: str) -> str:
+        return group_table_path(config, kind, group)
+
+    path.__doc__ = doc
+    return path
 
 
-def features_path(config: RuntimeConfig, group: str) -> str:
-    return group_table_path(config, FEATURES, group)
+def _platform_getter(table: str, doc: str) -> Callable[[RuntimeConfig], str]:
+    """``<table>_path(config)``: the path of one platform table."""
+    def path(config: RuntimeConfig) -> str:
+        return config.table_path(table)
+
+    path.__doc__ = doc
+    return path
 
 
-def lifetime_path(config: RuntimeConfig, group: str) -> str:
-    return group_table_path(config, LIFETIME, group)
-
-
-def quarantine_path(config: RuntimeConfig, group: str) -> str:
-    return group_table_path(config, QUARANTINE, group)
-
-
-def events_path(config: RuntimeConfig, group: str) -> str:
-    """Valid events read from Kafka (the event log the next batch run and trainers see)."""
-    return group_table_path(config, EVENTS, group)
-
-
-def deadletter_path(config: RuntimeConfig, group: str) -> str:
-    return group_table_path(config, DEADLETTER, group)
-
-
-def late_path(config: RuntimeConfig, group: str) -> str:
-    return group_table_path(config, LATE, group)
-
-
-def stream_metrics_path(config: RuntimeConfig) -> str:
-    """One row per stream micro-batch of every group (high-water mark, counts)."""
-    return config.table_path(STREAM_METRICS_TABLE)
-
-
-def publish_log_path(config: RuntimeConfig) -> str:
-    """One row per publish run: what is online, from which tile version."""
-    return config.table_path(PUBLISH_LOG_TABLE)
-
-
-def validation_runs_path(config: RuntimeConfig) -> str:
-    """One row per validation run of a feature partition."""
-    return config.table_path(VALIDATION_RUNS_TABLE)
-
-
-def run_status_path(config: RuntimeConfig) -> str:
-    """One row per pipeline step attempt (``weir.pipeline.status``): what the Airflow view shows."""
-    return config.table_path(RUN_STATUS_TABLE)
-
-
-def deadletter_replays_path(config: RuntimeConfig) -> str:
-    """One row per replayed dead-letter offset (the audit trail of ``weir.stream.replay``)."""
-    return config.table_path(DEADLETTER_REPLAYS_TABLE)
-
-
-def training_lineage_path(config: RuntimeConfig) -> str:
-    """The Delta versions each written training set pins (table maintenance keeps them readable)."""
-    return config.table_path(TRAINING_LINEAGE_TABLE)
-
-
-def online_quarantine_path(config: RuntimeConfig) -> str:
-    """Entities a publish set aside: their online item would exceed DynamoDB's size limit."""
-    return config.table_path(ONLINE_QUARANTINE_TABLE)
+tiles_path = _group_getter(TILES, "Daily tiles (partial aggregates) of a group: the batch engine's output.")
+features_path = _group_getter(FEATURES, "Feature rows of a group, one per entity and day.")
+lifetime_path = _group_getter(LIFETIME, "Lifetime (since-first-event) aggregates of a group.")
+quarantine_path = _group_getter(QUARANTINE, "Source rows the batch engine rejected, with the reason.")
+events_path = _group_getter(EVENTS, "Valid events read from Kafka (the event log the next batch run and trainers "
+                                    "see).")
+deadletter_path = _group_getter(DEADLETTER, "Stream records that could not be used, with the reason.")
+late_path = _group_getter(LATE, "Stream events that arrived after the allowed lateness.")
+stream_metrics_path = _platform_getter(
+    STREAM_METRICS_TABLE, "One row per stream micro-batch of every group (high-water mark, counts).")
+publish_log_path = _platform_getter(
+    PUBLISH_LOG_TABLE, "One row per publish run: what is online, from which tile version.")
+validation_runs_path = _platform_getter(VALIDATION_RUNS_TABLE, "One row per validation run of a feature partition.")
+run_status_path = _platform_getter(
+    RUN_STATUS_TABLE, "One row per pipeline step attempt (``weir.pipeline.status``): what the Airflow view shows.")
+deadletter_replays_path = _platform_getter(
+    DEADLETTER_REPLAYS_TABLE, "One row per replayed dead-letter offset (the audit trail of ``weir.stream.replay``).")
+training_lineage_path = _platform_getter(
+    TRAINING_LINEAGE_TABLE, "The Delta versions each written training set pins (table maintenance keeps them "
+                            "readable).")
+online_quarantine_path = _platform_getter(
+    ONLINE_QUARANTINE_TABLE, "Entities a publish set aside: their online item would exceed DynamoDB's size limit.")
 
 
 def smoke_path(config: RuntimeConfig, run_id: str) -> str:

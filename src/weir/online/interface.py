@@ -279,6 +279,30 @@ def stream_write(pk: str, state: StreamState | None, part: StreamPart, query_id:
     return StreamWrite(pk, part, batches, expected, (expected or 0) + 1, expiry)
 
 
+def apply_stream(pks: Sequence[str], query_id: str, batch_id: int, merge: StreamMerge,
+                 read_items: Callable[[Sequence[str], ApplyStats], dict[str, dict[str, Any]]],
+                 write: Callable[[StreamWrite, ApplyStats], bool],
+                 each: Callable[[Callable[[str], str], list[str]], Iterable[str]] = map) -> ApplyStats:
+    """``apply_stream_tiles`` of any store: one consistent read of every entity's stream state (``read_items``
+    projects :data:`weir.online.schema.STREAM_READ_ATTRIBUTES`), then :func:`stream_step` per entity (``each``
+    maps it over the entities: in order, or on a store's thread pool), re-reading one entity after a lost race."""
+    stats = ApplyStats()
+    ordered = check_keys(pks)
+    stored = {pk: stream_state(item) for pk, item in read_items(ordered, stats).items()}
+
+    def reread(pk: str) -> StreamState | None:
+        item = read_items([pk], stats).get(pk)
+        return None if item is None else stream_state(item)
+
+    def one(pk: str) -> str:
+        return stream_step(pk, stored.get(pk), query_id, batch_id, merge, lambda w: write(w, stats), reread, stats)
+
+    results = list(each(one, ordered))
+    stats.written = results.count("written")
+    stats.skipped_replay = results.count("skipped")
+    return stats
+
+
 def stream_step(pk: str, state: StreamState | None, query_id: str, batch_id: int, merge: StreamMerge,
                 write: Callable[[StreamWrite], bool], reread: Callable[[str], StreamState | None],
                 stats: ApplyStats) -> str:

@@ -13,26 +13,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weir.online import schema as s
 from weir.online.capacity import item_size
 from weir.online.errors import ITEM_LIMIT_BYTES, ItemTooLarge, OnlineStoreError
-from weir.online.interface import (
-    NOT_FOUND,
-    ApplyStats,
-    OnlineItem,
-    RunTimes,
-    StreamMerge,
-    StreamState,
-    StreamWrite,
-    UniqueKeys,
-    WriteStats,
-    check_keys,
-    stream_state,
-    stream_step,
-)
+from weir.online.interface import NOT_FOUND, RunTimes, UniqueKeys, WriteStats, apply_stream, check_keys
 from weir.runtime import RuntimeConfig
+
+if TYPE_CHECKING:
+    from weir.online.interface import ApplyStats, OnlineItem, StreamMerge, StreamWrite
 
 Item = dict[str, Any]
 
@@ -130,22 +120,11 @@ class InMemoryOnlineStore:
     def apply_stream_tiles(self, group: str, query_id: str, batch_id: int, pks: Sequence[str],
                            merge: StreamMerge) -> ApplyStats:
         self.ensure_table(group)
-        stats = ApplyStats()
-        ordered = check_keys(pks)
-        stored = self._read_states(group, ordered)
 
-        def reread(pk: str) -> StreamState | None:
-            return self._read_states(group, [pk]).get(pk)
+        def read(keys: Sequence[str], _stats: ApplyStats) -> dict[str, Item]:
+            return self.get_items(group, keys, s.STREAM_READ_ATTRIBUTES, consistent=True)
 
-        results = [stream_step(pk, stored.get(pk), query_id, batch_id, merge,
-                               lambda w: self._write_stream(group, w), reread, stats) for pk in ordered]
-        stats.written = results.count("written")
-        stats.skipped_replay = results.count("skipped")
-        return stats
-
-    def _read_states(self, group: str, pks: Sequence[str]) -> dict[str, StreamState]:
-        items = self.get_items(group, pks, s.STREAM_READ_ATTRIBUTES, consistent=True)
-        return {pk: stream_state(item) for pk, item in items.items()}
+        return apply_stream(pks, query_id, batch_id, merge, read, lambda w, _stats: self._write_stream(group, w))
 
     def _write_stream(self, group: str, w: StreamWrite) -> bool:
         """``item_version = :v`` (or ``attribute_not_exists(item_version)``), then SET the stream part."""

@@ -38,25 +38,14 @@ from botocore.exceptions import ClientError
 
 from weir.online import schema as s
 from weir.online.errors import ItemTooLarge, OnlineStoreError
-from weir.online.interface import (
-    NOT_FOUND,
-    ApplyStats,
-    OnlineItem,
-    RunTimes,
-    StreamMerge,
-    StreamState,
-    StreamWrite,
-    UniqueKeys,
-    WriteStats,
-    check_keys,
-    stream_state,
-    stream_step,
-)
+from weir.online.interface import NOT_FOUND, OnlineItem, RunTimes, UniqueKeys, WriteStats, apply_stream, check_keys
 from weir.online.retry import Backoff, error_code, is_item_too_large, is_retryable
 from weir.runtime import RuntimeConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from weir.online.interface import ApplyStats, StreamMerge, StreamWrite
 
 log = logging.getLogger(__name__)
 
@@ -234,26 +223,13 @@ class DynamoOnlineStore:
         ``item_version`` read (lost race: read and merge again); entities that already hold ``batch_id`` of
         ``query_id`` are skipped. Entities in parallel."""
         table = self.ensure_table(group)
-        stats = ApplyStats()
-        ordered = check_keys(pks)
-        stored = self._read_stream_states(group, ordered, stats)
 
-        def reread(pk: str) -> StreamState | None:
-            return self._read_stream_states(group, [pk], stats).get(pk)
-
-        def one(pk: str) -> str:
-            return stream_step(pk, stored.get(pk), query_id, batch_id, merge,
-                               lambda w: self._write_stream(table, w, stats), reread, stats)
+        def read(keys: Sequence[str], stats: ApplyStats) -> dict[str, dict[str, Any]]:
+            return self.get_items(group, keys, s.STREAM_READ_ATTRIBUTES, consistent=True, on_retry=stats.count_retry)
 
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="weir-stream-put") as pool:
-            results = list(pool.map(one, ordered))
-        stats.written = results.count("written")
-        stats.skipped_replay = results.count("skipped")
-        return stats
-
-    def _read_stream_states(self, group: str, pks: Sequence[str], stats: ApplyStats) -> dict[str, StreamState]:
-        items = self.get_items(group, pks, s.STREAM_READ_ATTRIBUTES, consistent=True, on_retry=stats.count_retry)
-        return {pk: stream_state(item) for pk, item in items.items()}
+            return apply_stream(pks, query_id, batch_id, merge, read,
+                                lambda w, stats: self._write_stream(table, w, stats), pool.map)
 
     def _write_stream(self, table: str, w: StreamWrite, stats: ApplyStats) -> bool:
         """One conditional ``UpdateItem`` of the stream part; False when ``item_version`` moved since the read."""

@@ -8,7 +8,16 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from weir.spec.durations import (
     DAY_US,
@@ -84,12 +93,18 @@ def _enum_value(enum: type[StrEnum], what: str, v: Any) -> Any:
     raise ValueError(f"unknown {what} {v!r}; use one of: {_one_of(enum)}")
 
 
-def _check_name(v: str, what: str) -> str:
+def check_name(v: str, what: str) -> str:
+    """The one naming rule of specs and declarations: lower_snake_case without ``__`` (Weir joins names with it)."""
     if not NAME_RE.match(v) or "__" in v:
         raise ValueError(
             f"bad {what} {v!r}; use lower_snake_case: a letter then letters, digits or single underscores"
         )
     return v
+
+
+def name_of(what: str) -> AfterValidator:
+    """:func:`check_name` as a field validator: ``name: Annotated[str, name_of("feature name")]``."""
+    return AfterValidator(lambda v: check_name(v, what))
 
 
 def _canonical_duration(v: Any) -> str:
@@ -104,13 +119,9 @@ class _Strict(BaseModel):
 
 
 class Entity(_Strict):
-    name: str
+    name: Annotated[str, name_of("entity name")]
     keys: list[str] = Field(min_length=1)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "entity name")
 
 
 class KafkaSource(_Strict):
@@ -178,7 +189,7 @@ class Bounds(_Strict):
 
 
 class Feature(_Strict):
-    name: str
+    name: Annotated[str, name_of("feature name")]
     aggregation: Aggregation
     column: str | None = None
     windows: list[str] = Field(default_factory=list)
@@ -189,10 +200,6 @@ class Feature(_Strict):
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "feature name")
 
     @field_validator("aggregation", mode="before")
     @classmethod
@@ -285,7 +292,7 @@ class OutputColumn(NamedTuple):
 
 
 class FeatureGroup(_Strict):
-    name: str
+    name: Annotated[str, name_of("feature group name")]
     description: str = ""
     owner: str | None = None
     entity: Entity
@@ -300,10 +307,6 @@ class FeatureGroup(_Strict):
 
     _path: str | None = PrivateAttr(default=None)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _check_name(v, "feature group name")
 
     @field_validator("schedule")
     @classmethod
