@@ -31,6 +31,7 @@ from prometheus_client import (
 
 if TYPE_CHECKING:
     from weir.online.client import EntityFeatures
+    from weir.runtime import RuntimeConfig
     from weir.spec.models import FeatureGroup
     from weir.stream.job import BatchMetrics
 
@@ -131,6 +132,11 @@ def start_metrics_server(port: int, host: str = "127.0.0.1") -> Callable[[], Non
 
 
 # -------------------------------------------------------------------------------------- batch steps
+def textfile_dir(config: RuntimeConfig) -> Path:
+    """Where batch steps write their ``.prom`` files (node_exporter's textfile collector reads them)."""
+    return Path(config.path_setting("metrics_textfile_dir"))
+
+
 def export_job_metrics(step: str, group: str, values: Mapping[str, float], success: bool, finished_at: float,
                        textfile_dir: Path, pushgateway: str | None = None) -> Path:
     """Write one batch step's outcome as gauges ``weir_job_<name>{group, step}`` for a textfile collector.

@@ -155,15 +155,6 @@ class RuntimeConfig(BaseModel):
         return self.lake.startswith("s3a://") or self.checkpoints.startswith("s3a://")
 
     @property
-    def metrics_dir(self) -> Path:
-        """Where batch steps write their ``.prom`` files (node_exporter's textfile collector reads them)."""
-        return Path(self.path_setting("metrics_textfile_dir"))
-
-    @property
-    def airflow_home_dir(self) -> Path:
-        return Path(self.path_setting("airflow_home"))
-
-    @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from weir.metrics import textfile_dir
 from weir.pipeline.status import step_run
 from weir.runtime import build_config
 
@@ -24,7 +25,7 @@ def test_a_step_exports_success_figures_and_keeps_the_last_success_across_a_fail
     with step_run(config, "g", "publish", "2026-01-01") as summary:
         summary["items_written"] = 7
         summary["label"] = "not a number"  # only numbers become gauges
-    path = config.metrics_dir / "weir_publish_g.prom"
+    path = textfile_dir(config) / "weir_publish_g.prom"
     first = path.read_text()
     assert _value(first, "weir_job_success") == 1
     assert _value(first, "weir_job_items_written") == 7

@@ -24,7 +24,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[tuple[str, frozenset[str]]] = [
     # weir.jobs (its __init__) only finds the shipped job files; the job files themselves are the top layer
     ("foundation", frozenset({"weir", "weir.runtime", "weir.process", "weir.per_process", "weir.spark_jars",
-                              "weir.aws", "weir.lazy", "weir.metrics", "weir.jobs"})),
+                              "weir.aws", "weir.lazy", "weir.metrics", "weir.progress", "weir.jobs"})),
     ("spec", frozenset({"weir.spec"})),
     ("compute", frozenset({"weir.compute"})),
     # the session factory attaches the catalog (lake tables as Spark SQL tables) when it starts a session

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from weir.airflow.local import airflow_home
 from weir.runtime import build_config
 
 
@@ -26,7 +27,7 @@ def test_defaults_point_at_the_embedded_local_stack() -> None:
     assert config.dynamodb_endpoint.startswith("http://127.0.0.1:")
     assert config.lake == str(config.state_dir / "lake")
     assert config.checkpoints == str(config.state_dir / "checkpoints")
-    assert config.airflow_home_dir == config.state_dir / "airflow"
+    assert airflow_home(config) == config.state_dir / "airflow"
 
 
 def test_env_overrides_profile_and_profile_overrides_defaults(monkeypatch: pytest.MonkeyPatch,

@@ -105,7 +105,9 @@ def build_experiment_dags(specs_dir: str | Path | None = None,
                           defaults: DagDefaults | None = None) -> dict[str, DAG]:
     """{dag_id: DAG} for every valid experiment declaration (broken ones are skipped here)."""
     experiments, _errors = load_experiments(specs_dir)
-    wanted = _parsing_dag_id()
+    from weir.airflow.factory import parsing_dag_id
+
+    wanted = parsing_dag_id(EXPERIMENT_DAG_PREFIX)
     return {experiment_dag_id(e.name): build_experiment_dag(e, defaults) for e in experiments
             if wanted is None or wanted == experiment_dag_id(e.name)}
 
@@ -115,15 +117,6 @@ def raise_experiment_errors(specs_dir: str | Path | None = None) -> None:
     _experiments, errors = load_experiments(specs_dir)
     if errors:
         raise WeirExperimentImportError(errors)
-
-
-def _parsing_dag_id() -> str | None:
-    try:
-        from airflow.sdk import get_parsing_context
-    except ImportError:
-        return None
-    dag_id = get_parsing_context().dag_id
-    return dag_id if dag_id and dag_id.startswith(EXPERIMENT_DAG_PREFIX) else None
 
 
 __all__ = ["EXPERIMENT_DAG_PREFIX", "build_experiment_dag", "build_experiment_dags", "experiment_dag_id",

@@ -147,7 +147,6 @@ def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | Non
                          exposures: bool = False) -> DAG | None:
     """``weir__streaming_supervisor``: every 5 minutes, ensure each Kafka-sourced group's stream runs, and with
     ``exposures`` (flags or experiments are declared) the exposure stream."""
-    from airflow.sdk import DAG
 
     from weir.airflow.operators import WeirTaskOperator
     from weir.experiments.exposures import EXPOSURES_TOPIC
@@ -157,12 +156,8 @@ def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | Non
     if not streaming and not exposures:
         return None
     d = defaults or DagDefaults()
-    with DAG(
-        dag_id=SUPERVISOR_DAG_ID,
-        schedule=SUPERVISOR_SCHEDULE,
-        start_date=_utc(d.start_date),
-        catchup=False,
-        max_active_runs=1,
+    with _platform_dag(
+        SUPERVISOR_DAG_ID, SUPERVISOR_SCHEDULE, d,
         dagrun_timeout=d.task_timeouts["check_freshness"],
         description="Keeps the streaming query of every Kafka-sourced feature group running",
         doc_md="Every 5 minutes, for each feature group with a `kafka:` source, check that its Structured "
@@ -184,7 +179,6 @@ def build_supervisor_dag(groups: list[FeatureGroup], defaults: DagDefaults | Non
 def build_maintenance_dag(groups: list[FeatureGroup], defaults: DagDefaults | None = None) -> DAG | None:
     """``weir__maintenance``: weekly compaction and VACUUM of every group's tables, then Weir's own, one at a
     time (each is a Spark job), keeping training sets' pinned versions readable."""
-    from airflow.sdk import DAG
 
     from weir.airflow.callbacks import on_task_failure, runbook_link
     from weir.airflow.operators import WeirSparkJobOperator
@@ -193,12 +187,8 @@ def build_maintenance_dag(groups: list[FeatureGroup], defaults: DagDefaults | No
     if not groups:
         return None
     d = defaults or DagDefaults()
-    with DAG(
-        dag_id=MAINTENANCE_DAG_ID,
-        schedule=MAINTENANCE_SCHEDULE,
-        start_date=_utc(d.start_date),
-        catchup=False,
-        max_active_runs=1,
+    with _platform_dag(
+        MAINTENANCE_DAG_ID, MAINTENANCE_SCHEDULE, d,
         description="Compacts and vacuums Weir's Delta tables",
         doc_md="Weekly `OPTIMIZE` and `VACUUM` (retention 7 days, stretched to keep every Delta version a "
                f"registered training set pins) of each group's tables, then Weir's own. Runbook: "
@@ -219,7 +209,7 @@ def build_maintenance_dag(groups: list[FeatureGroup], defaults: DagDefaults | No
 def build_dags(specs_dir: str | Path | None = None, defaults: DagDefaults | None = None) -> dict[str, DAG]:
     """{dag_id: DAG} for every valid spec, plus the streaming supervisor. Broken specs are skipped here."""
     groups, _errors = load_groups(specs_dir)
-    wanted = _parsing_dag_id()
+    wanted = parsing_dag_id(DAG_PREFIX)
     dags: dict[str, DAG] = {}
     for group in groups:
         dag_id = f"{DAG_PREFIX}{group.name}"
@@ -243,14 +233,23 @@ def raise_spec_errors(specs_dir: str | Path | None = None) -> None:
         raise WeirSpecImportError(errors)
 
 
-def _parsing_dag_id() -> str | None:
-    """When a worker parses the file to run one task, only that DAG is needed (Airflow's parsing context)."""
+def parsing_dag_id(prefix: str) -> str | None:
+    """The one DAG id (starting with ``prefix``) a worker parses the file for, to run one of its tasks: only that
+    DAG is then built (Airflow's parsing context). None: build them all (the scheduler, tests)."""
     try:
         from airflow.sdk import get_parsing_context
     except ImportError:
         return None
     dag_id = get_parsing_context().dag_id
-    return dag_id if dag_id and dag_id.startswith(DAG_PREFIX) else None
+    return dag_id if dag_id and dag_id.startswith(prefix) else None
+
+
+def _platform_dag(dag_id: str, schedule: str, defaults: DagDefaults, **kwargs: Any) -> DAG:
+    """A DAG of Weir's own (not a group's): from the defaults' start date, never catching up, one run at a time."""
+    from airflow.sdk import DAG
+
+    return DAG(dag_id=dag_id, schedule=schedule, start_date=_utc(defaults.start_date), catchup=False,
+               max_active_runs=1, **kwargs)
 
 
 def _utc(value: datetime) -> datetime:

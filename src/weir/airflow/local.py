@@ -37,10 +37,15 @@ class AirflowStatus:
 SQLITE_CONNECT_ARGS: dict[str, float] = {"timeout": 60.0}
 
 
+def airflow_home(config: RuntimeConfig) -> Path:
+    """``AIRFLOW_HOME`` of the local Airflow (``airflow_home``, else ``<state_dir>/airflow``)."""
+    return Path(config.path_setting("airflow_home"))
+
+
 def airflow_env(config: RuntimeConfig, port: int | None = None) -> dict[str, str]:
     """Airflow's settings for Weir: SQLite under the Airflow home, Weir's dags/ and plugins/, no examples."""
     port = port or config.airflow_port
-    home = config.airflow_home_dir
+    home = airflow_home(config)
     bin_dir = str(Path(sys.executable).parent)
     return {
         **config.env(),
@@ -71,15 +76,15 @@ def _path() -> str:
 
 
 def pid_file(config: RuntimeConfig) -> Path:
-    return config.airflow_home_dir / "standalone.pid"
+    return airflow_home(config) / "standalone.pid"
 
 
 def log_file(config: RuntimeConfig) -> Path:
-    return config.airflow_home_dir / "standalone.log"
+    return airflow_home(config) / "standalone.log"
 
 
 def password_file(config: RuntimeConfig) -> Path:
-    return config.airflow_home_dir / "simple_auth_manager_passwords.json.generated"
+    return airflow_home(config) / "simple_auth_manager_passwords.json.generated"
 
 
 def url(config: RuntimeConfig) -> str:
@@ -105,7 +110,7 @@ def airflow_up(config: RuntimeConfig, timeout_s: float = START_TIMEOUT_S) -> Air
         return current
     if port_in_use(config.airflow_port):
         raise DevStackError(f"port {config.airflow_port} is already taken; set WEIR_AIRFLOW_PORT to a free port")
-    config.airflow_home_dir.mkdir(parents=True, exist_ok=True)
+    airflow_home(config).mkdir(parents=True, exist_ok=True)
     airflow = str(Path(sys.executable).parent / "airflow")
     pid = start_background([airflow, "standalone"], pid_file(config), log_file(config), env=airflow_env(config),
                            cwd=config.project_root)

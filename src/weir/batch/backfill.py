@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from weir.batch.conflicts import retry_on_conflict
 from weir.batch.engine import RangeResult, compute_range
+from weir.progress import progress_bar
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.loader import as_group
 from weir.spec.models import FeatureGroup
@@ -24,25 +25,19 @@ class BackfillSummary:
     start: date
     end: date
     run_id: str
-    chunks: list[RangeResult] = field(default_factory=list)
+    events: int = 0  # source rows read
+    quarantined: int = 0
+    tiles: int = 0
+    feature_rows: int = 0
     seconds: float = 0.0
     conflicts_retried: int = 0  # chunks computed again after losing a commit to a concurrent run of the group
 
-    @property
-    def events(self) -> int:
-        return sum(c.events for c in self.chunks)
-
-    @property
-    def quarantined(self) -> int:
-        return sum(c.rejected for c in self.chunks)
-
-    @property
-    def feature_rows(self) -> int:
-        return sum(c.feature_rows for c in self.chunks)
-
-    @property
-    def tiles(self) -> int:
-        return sum(c.tiles for c in self.chunks)
+    def add(self, chunk: RangeResult) -> None:
+        """Count one computed chunk of days."""
+        self.events += chunk.events
+        self.quarantined += chunk.rejected
+        self.tiles += chunk.tiles
+        self.feature_rows += chunk.feature_rows
 
     def lines(self) -> list[str]:
         rate = self.events / self.seconds if self.seconds else 0.0
@@ -88,19 +83,11 @@ def backfill(spark: SparkSession, group: FeatureGroup | str, start: date, end: d
     group = as_group(group, config.specs_dir)
     summary = BackfillSummary(group.name, start, end, uuid.uuid4().hex[:12])
     began = time.perf_counter()
-    chunks = day_chunks(start, end, chunk_days)
-    if progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("days"), TimeElapsedColumn()) as bar:
-            task = bar.add_task(f"backfill {group.name}", total=(end - start).days + 1)
-            for first, last in chunks:
-                summary.chunks.append(_compute_chunk(spark, group, config, first, last, summary))
-                bar.advance(task, (last - first).days + 1)
-    else:
-        for first, last in chunks:
-            summary.chunks.append(_compute_chunk(spark, group, config, first, last, summary))
+    with progress_bar(progress, f"backfill {group.name}", "days", (end - start).days + 1) as update:
+        for first, last in day_chunks(start, end, chunk_days):
+            summary.add(_compute_chunk(spark, group, config, first, last, summary))
+            if update is not None:
+                update(advance=(last - first).days + 1)
     summary.seconds = time.perf_counter() - began
     return summary
 

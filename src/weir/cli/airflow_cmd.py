@@ -21,11 +21,11 @@ def _print_login(url: str, password_file: str) -> None:
 @click.option("--timeout", default=180.0, show_default=True, help="seconds to wait until Airflow is healthy")
 def up(timeout: float) -> None:
     """Start api-server, scheduler, dag-processor and triggerer (airflow standalone) in the background."""
-    from weir.airflow.local import airflow_up, log_file, password_file
+    from weir.airflow.local import airflow_home, airflow_up, log_file, password_file
     from weir.process import DevStackError
 
     config = load_config()
-    click.echo(f"starting Airflow (home {config.airflow_home_dir}, dags {config.project_root / 'dags'}) ...")
+    click.echo(f"starting Airflow (home {airflow_home(config)}, dags {config.project_root / 'dags'}) ...")
     try:
         status = airflow_up(config, timeout_s=timeout)
     except DevStackError as exc:

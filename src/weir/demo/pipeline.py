@@ -3,34 +3,51 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from weir.lake.paths import FEATURES
 from weir.runtime import RuntimeConfig
 
+if TYPE_CHECKING:
+    from weir.demo.generator import DemoData
+
 Echo = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class DemoSettings:
-    seed: int = 7
-    days: int = 35
-    users: int = 2000
-    merchants: int = 300
-    txns_per_user_per_day: float = 1.5
-    end: date = date(2026, 11, 1)  # fixed, so the demo is reproducible (the last computed day is end - 1)
+class DemoSettings(BaseModel):
+    """The demo's synthetic history: defaults, bounds and the CLI's help text in one place."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seed: int = Field(7, description="seed of the generator: the same seed, the same data")
+    days: int = Field(35, ge=1, description="days of synthetic history")
+    users: int = Field(2000, ge=1, description="customers")
+    merchants: int = Field(300, ge=1, description="merchants")
+    txns_per_user_per_day: float = Field(1.5, ge=0, description="mean card transactions per customer and day")
+    end: date = Field(date(2026, 11, 1), description="fixed, so the demo is reproducible (the last computed day "
+                                                    "is end - 1)")
 
     @property
     def start(self) -> date:
         return self.end - timedelta(days=self.days)
 
+    def generate(self) -> DemoData:
+        """The demo's tables for these settings."""
+        from weir.demo.generator import generate
 
-def run_demo(config: RuntimeConfig, settings: DemoSettings = DemoSettings(), echo: Echo = print) -> None:
+        return generate(self.seed, datetime.combine(self.start, datetime.min.time()), self.days, self.users,
+                        self.merchants, self.txns_per_user_per_day)
+
+
+def run_demo(config: RuntimeConfig, settings: DemoSettings | None = None, echo: Echo = print) -> None:
     """Generate data, backfill all groups, gate each day's batch with GX, publish the last day, read it back;
     then stream live events and show the served value change seconds later."""
+    settings = settings or DemoSettings()
     from weir.batch import backfill
-    from weir.demo import generate, write_demo_tables
+    from weir.demo import write_demo_tables
     from weir.online import OnlineClient
     from weir.online.publish import publish
     from weir.spark import get_spark
@@ -40,8 +57,7 @@ def run_demo(config: RuntimeConfig, settings: DemoSettings = DemoSettings(), ech
     spark = get_spark("weir-demo", config)
     echo(f"== 1. synthetic credit data: {settings.users} users, {settings.merchants} merchants, "
          f"{settings.days} days from {settings.start} (seed {settings.seed})")
-    data = generate(settings.seed, datetime.combine(settings.start, datetime.min.time()), settings.days,
-                    settings.users, settings.merchants, settings.txns_per_user_per_day)
+    data = settings.generate()
     for name, path in write_demo_tables(spark, data, config.lake).items():
         echo(f"   {name:<13} {len(data.tables()[name]):>9,} rows -> {path}")
 

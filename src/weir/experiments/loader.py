@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from weir.experiments.models import MODELS, Declaration, Experiment
 from weir.experiments.targeting import comparisons
-from weir.spec.errors import SpecError, SpecErrors
+from weir.spec.errors import SpecError, raise_errors
 from weir.spec.loader import SPEC_SUFFIXES, _compose, _LineIndex, _pydantic_problem
 from weir.spec.models import FeatureGroup, _loc_str
 from weir.spec.yaml_limits import MAX_SPEC_BYTES
@@ -127,16 +127,9 @@ def parse_declaration(text: str, kind: str, groups: Sequence[FeatureGroup],
                       file: str = "<string>") -> Declaration:
     """One declaration from YAML text (tests and tools); raises SpecError/SpecErrors."""
     decl, errors = _parse_text(text, file, kind, {g.name: g for g in groups})
-    _raise(errors)
+    raise_errors(errors)
     assert decl is not None
     return decl
-
-
-def _raise(errors: list[SpecError]) -> None:
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise SpecErrors(errors)
 
 
 def _collect(path: str | Path, kind: str,
@@ -178,5 +171,5 @@ def load_declarations(path: str | Path, kind: str, groups: Sequence[FeatureGroup
     >>> flags = load_declarations("flags", "flag", load_specs("feature_specs"))
     """
     decls, errors = _collect(path, kind, groups)
-    _raise(errors)
+    raise_errors(errors)
     return decls

@@ -118,18 +118,18 @@ class _Parser:
         return node
 
     def or_(self) -> Node:
-        parts = [self.and_()]
-        while self.at("or"):
-            self.i += 1
-            parts.append(self.and_())
-        return parts[0] if len(parts) == 1 else BoolOp("or", tuple(parts))
+        return self._joined("or", self.and_)
 
     def and_(self) -> Node:
-        parts = [self.not_()]
-        while self.at("and"):
+        return self._joined("and", self.not_)
+
+    def _joined(self, op: str, operand: Callable[[], Node]) -> Node:
+        """``operand (op operand)*``: one operand as itself, more as a :class:`BoolOp` (``and`` binds tighter)."""
+        parts = [operand()]
+        while self.at(op):
             self.i += 1
-            parts.append(self.not_())
-        return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else BoolOp(op, tuple(parts))
 
     def not_(self) -> Node:
         if self.at("not"):

@@ -77,30 +77,19 @@ class OnlineItem:
 
 
 @dataclass
-class WriteStats:
-    """Outcome of one ``write_items`` call."""
+class _Counts:
+    """What the writer threads of one call count together (under a lock): retries and items set aside."""
 
-    written: int = 0
-    skipped: int = 0  # conditional check failed: a newer value is kept
     retried: int = 0  # retry attempts after throttling / 5xx / connection errors
-    seconds: float = 0.0
-    too_large: list[str] = field(default_factory=list)  # pks set aside: the item would exceed the size limit
+    too_large: list[str] = field(default_factory=list)  # pks not written: the item would exceed the size limit
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    @property
-    def items_per_s(self) -> float:
-        return (self.written + self.skipped) / self.seconds if self.seconds > 0 else 0.0
-
-    def count(self, written: bool) -> None:
+    def _add(self, counter: str) -> None:
         with self._lock:
-            if written:
-                self.written += 1
-            else:
-                self.skipped += 1
+            setattr(self, counter, getattr(self, counter) + 1)
 
     def count_retry(self) -> None:
-        with self._lock:
-            self.retried += 1
+        self._add("retried")
 
     def count_too_large(self, pk: str) -> None:
         with self._lock:
@@ -108,27 +97,31 @@ class WriteStats:
 
 
 @dataclass
-class ApplyStats:
+class WriteStats(_Counts):
+    """Outcome of one ``write_items`` call."""
+
+    written: int = 0
+    skipped: int = 0  # conditional check failed: a newer value is kept
+    seconds: float = 0.0
+
+    @property
+    def items_per_s(self) -> float:
+        return (self.written + self.skipped) / self.seconds if self.seconds > 0 else 0.0
+
+    def count(self, written: bool) -> None:
+        self._add("written" if written else "skipped")
+
+
+@dataclass
+class ApplyStats(_Counts):
     """Outcome of one ``apply_stream_tiles`` call."""
 
     written: int = 0
     skipped_replay: int = 0  # entity already holds this batch (a replayed batch id)
     conflicts: int = 0  # condition failed: re-read and merged again
-    retried: int = 0
-    too_large: list[str] = field(default_factory=list)  # pks not written: the item would exceed the size limit
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count_conflict(self) -> None:
-        with self._lock:
-            self.conflicts += 1
-
-    def count_too_large(self, pk: str) -> None:
-        with self._lock:
-            self.too_large.append(pk)
-
-    def count_retry(self) -> None:
-        with self._lock:
-            self.retried += 1
+        self._add("conflicts")
 
 
 @dataclass(frozen=True)

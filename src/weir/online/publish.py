@@ -48,6 +48,7 @@ from weir.online.interface import OnlineItem, OnlineStore, WriteStats
 from weir.online.keys import entity_pk
 from weir.online.spark_writes import EXPIRED, INVALID, Outcome, WriterSettings, items_of, write_on_executors
 from weir.online.store import DynamoOnlineStore
+from weir.progress import progress_bar
 from weir.runtime import RuntimeConfig, load_config
 from weir.spec.models import ColumnType, FeatureGroup
 
@@ -238,16 +239,10 @@ def publish(spark: SparkSession, group: FeatureGroup | str, ds: date, config: Ru
 def _publish_on_executors(grouped: DataFrame, group: str, to_item: EntityItem, settings: WriterSettings,
                           progress: bool, summary: PublishSummary) -> None:
     """Each task writes its partition (:mod:`weir.online.spark_writes`); the driver sums one row per task."""
-    if not progress:
-        counts = write_on_executors(grouped, group, to_item, settings)
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("partitions, {task.fields[entities]:,} entities"), TimeElapsedColumn()) as bar:
-            task = bar.add_task(f"publish {group}", total=None, entities=0)
-            counts = write_on_executors(grouped, group, to_item, settings, on_partition=lambda done, total, n:
-                                        bar.update(task, completed=done, total=total, entities=n))
+    with progress_bar(progress, f"publish {group}", "partitions, {task.fields[entities]:,} entities",
+                      entities=0) as update:
+        counts = write_on_executors(grouped, group, to_item, settings, on_partition=None if update is None else (
+            lambda done, total, n: update(completed=done, total=total, entities=n)))
     summary.entities, summary.expired, summary.invalid = counts.entities, counts.expired, counts.invalid
     summary.written, summary.skipped, summary.retried = counts.written, counts.skipped, counts.retried
     summary.too_large = sorted(counts.too_large)
@@ -280,14 +275,8 @@ def _quarantine(spark: SparkSession, config: RuntimeConfig, s: PublishSummary) -
 
 
 def _write(store: OnlineStore, group: str, items: Any, total: int, progress: bool) -> WriteStats:
-    if not progress:
-        return store.write_items(group, items)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("items"), TimeElapsedColumn()) as bar:
-        task = bar.add_task(f"publish {group}", total=total)
-        return store.write_items(group, items, on_done=lambda n: bar.advance(task, n))
+    with progress_bar(progress, f"publish {group}", "items", total) as update:
+        return store.write_items(group, items, on_done=None if update is None else (lambda n: update(advance=n)))
 
 
 def _log(spark: SparkSession, config: RuntimeConfig, s: PublishSummary) -> None:

@@ -99,12 +99,12 @@ def step_run(config: RuntimeConfig, group_name: str, step: str, ds: str | None) 
 def _export_metrics(config: RuntimeConfig, group_name: str, step: str, summary: Summary, success: bool,
                     seconds: float) -> None:
     """The step's outcome and numeric figures for Prometheus (``weir.metrics``); never fails the step."""
-    from weir.metrics import export_job_metrics
+    from weir.metrics import export_job_metrics, textfile_dir
 
     values = {k: float(v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     values["seconds"] = seconds
     try:
-        export_job_metrics(step, group_name, values, success, time.time(), config.metrics_dir,
+        export_job_metrics(step, group_name, values, success, time.time(), textfile_dir(config),
                            config.pushgateway_url or None)
     except Exception as exc:  # metrics are for on call; a full disk or a down gateway must not fail the run
         log.warning("could not export metrics of %s %s: %s", group_name, step, exc)

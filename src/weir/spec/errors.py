@@ -42,3 +42,11 @@ class SpecErrors(SpecError):
         if len(self.errors) > 1:
             text = f"{len(self.errors)} spec errors:\n{text}"
         ValueError.__init__(self, text)
+
+
+def raise_errors(errors: list[SpecError]) -> None:
+    """Raise the one error found as itself, several as :class:`SpecErrors`; return when there is none."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise SpecErrors(errors)

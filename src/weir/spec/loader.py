@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from weir.spec.checks import Loc, semantic_problems
-from weir.spec.errors import SpecError, SpecErrors
+from weir.spec.errors import SpecError, raise_errors
 from weir.spec.models import FeatureGroup, _loc_str
 from weir.spec.yaml_limits import MAX_SPEC_BYTES, YamlLimitError, compose_limited
 
@@ -161,16 +161,9 @@ def parse_spec_text(text: str, file: str = "<string>") -> FeatureGroup:
     group: FeatureGroup | None = None
     if not errors:
         group, errors = _errors_for(data, _LineIndex(node), file)
-    _raise(errors)
+    raise_errors(errors)
     assert group is not None
     return group
-
-
-def _raise(errors: list[SpecError]) -> None:
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise SpecErrors(errors)
 
 
 def _spec_files(path: str | Path) -> list[Path]:
@@ -185,7 +178,7 @@ def _spec_files(path: str | Path) -> list[Path]:
 def load_spec(path: str | Path) -> FeatureGroup:
     """Load one spec file. Raises SpecError (or SpecErrors listing every problem in the file)."""
     group, errors = _parse_file(Path(path))
-    _raise(errors)
+    raise_errors(errors)
     assert group is not None
     return group
 
@@ -238,7 +231,7 @@ def load_specs(path: str | Path) -> list[FeatureGroup]:
         if group is not None:
             groups.append(group)
     errors.extend(_check_duplicates(groups))
-    _raise(errors)
+    raise_errors(errors)
     return sorted(groups, key=lambda g: g.name)
 
 
