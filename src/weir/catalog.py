@@ -64,27 +64,21 @@ def group_entries(config: RuntimeConfig, group: FeatureGroup) -> list[CatalogEnt
                          group.name)]
 
 
-def _delta_exists(path: str) -> bool:
-    from deltalake import DeltaTable
+def _delta_exists(path: str, config: RuntimeConfig) -> bool:
+    from weir.lake.delta_log import open_table
 
-    from weir.lake.delta_log import delta_rs_options
-    from weir.lake.delta_log import delta_rs_uri as _uri
-
-    return bool(DeltaTable.is_deltatable(_uri(path), storage_options=delta_rs_options(path)))
+    return open_table(path, config, without_files=True) is not None
 
 
 def written_training_sets(config: RuntimeConfig) -> list[str]:
     """Paths of the training sets ``write_training_set`` recorded in this lake (``_weir/training_lineage``)."""
-    from deltalake import DeltaTable
+    from weir.lake.delta_log import open_table
+    from weir.lake.paths import training_lineage_path
 
-    from weir.lake.delta_log import delta_rs_uri as _uri
-    from weir.lake.paths import training_lineage_path as lineage_path
-    from weir.lake.s3 import delta_rs_storage_options
-
-    if not _delta_exists(lineage_path(config)):
+    table = open_table(training_lineage_path(config), config)
+    if table is None:
         return []
-    col = DeltaTable(_uri(lineage_path(config)), storage_options=delta_rs_storage_options(lineage_path(config), config)
-                     ).to_pyarrow_table(columns=["training_set"]).column(0)
+    col = table.to_pyarrow_table(columns=["training_set"]).column(0)
     return sorted({p for p in col.to_pylist() if p})
 
 
@@ -177,7 +171,7 @@ def register(spark: SparkSession, groups: Iterable[FeatureGroup], config: Runtim
     done: list[CatalogEntry] = []
     for g in groups:
         for entry in group_entries(config, g):
-            if not _delta_exists(entry.path):
+            if not _delta_exists(entry.path, config):
                 continue
             _ensure_entry(spark, entry)
             if describe:
@@ -185,7 +179,7 @@ def register(spark: SparkSession, groups: Iterable[FeatureGroup], config: Runtim
             done.append(entry)
     paths = written_training_sets(config) if training_sets is None else list(training_sets)
     for path in paths:
-        if not _delta_exists(path):
+        if not _delta_exists(path, config):
             continue
         entry = CatalogEntry(table_name(config, "training", training_set_name(path)), path, "training")
         _ensure_entry(spark, entry)
@@ -217,7 +211,7 @@ def attach(spark: SparkSession, config: RuntimeConfig | None = None) -> list[Cat
     done = []
     for entry in entries:
         try:
-            if _delta_exists(entry.path):
+            if _delta_exists(entry.path, config):
                 _ensure_entry(spark, entry)
                 done.append(entry)
         except Exception as exc:  # one unreadable table must not stop a session from starting

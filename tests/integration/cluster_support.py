@@ -11,6 +11,7 @@ workers carry an AWS chain of their own (environment variables here). Each test 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -209,3 +210,31 @@ def assert_served(config: RuntimeConfig, group: FeatureGroup, events: list[dict[
         for col, value in want.items():
             assert same_value(got.values[col], value), f"{col} of {user} at {t}: served {got.values[col]}, " \
                                                        f"oracle {value}"
+
+
+@contextlib.contextmanager
+def moto_s3(work_dir: Path, bucket: str = BUCKET) -> Iterator[str]:
+    """A moto server of its own for S3 on a free loopback port, with ``bucket`` created; yields its endpoint."""
+    import boto3
+
+    from weir.process import free_port, port_in_use
+
+    port = free_port()
+    log = work_dir / "moto.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_in_use(port) and time.monotonic() < deadline:
+            assert proc.poll() is None, f"moto_server exited: {log.read_text()[-2000:]}"
+            time.sleep(0.2)
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint, region_name=AWS_ENV["AWS_REGION"],
+                     aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+                     aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"]).create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": AWS_ENV["AWS_REGION"]})
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -15,13 +15,9 @@ result is checked against the plain-Python oracle (tests/oracle.py) over the sam
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +28,7 @@ from cluster_support import (
     Cluster,
     Row,
     assert_served,
+    moto_s3,
     weir_env,
     write_source,
     write_spine,
@@ -46,29 +43,8 @@ DAYS = [date(2026, 2, 10), date(2026, 2, 11), date(2026, 2, 12)]
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server of its own for S3 (the stack's serves DynamoDB), with the lake's bucket."""
-    import boto3
-
-    from weir.process import free_port, port_in_use
-
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto-s3") / "moto.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not port_in_use(port) and time.monotonic() < deadline:
-            assert proc.poll() is None, f"moto_server exited: {log.read_text()[-2000:]}"
-            time.sleep(0.2)
-        endpoint = f"http://127.0.0.1:{port}"
-        boto3.client("s3", endpoint_url=endpoint, region_name=AWS_ENV["AWS_REGION"],
-                     aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
-                     aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"]).create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": AWS_ENV["AWS_REGION"]})
+    with moto_s3(tmp_path_factory.mktemp("moto-s3")) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

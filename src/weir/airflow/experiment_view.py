@@ -22,17 +22,12 @@ SHOWN = ("variant", "is_control", "exposed", "n", "mean", "delta", "relative", "
 def latest_results(config: RuntimeConfig) -> dict[str, list[dict[str, Any]]]:
     """{experiment: the rows of its newest analysed day}; empty when no analysis has run yet."""
     import pyarrow.compute as pc
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
 
-    from weir.lake.delta_log import delta_rs_uri
+    from weir.lake.delta_log import open_table
     from weir.lake.paths import experiment_results_path
-    from weir.lake.s3 import delta_rs_storage_options
 
-    path = experiment_results_path(config)
-    try:
-        table = DeltaTable(delta_rs_uri(path), storage_options=delta_rs_storage_options(path, config))
-    except TableNotFoundError:
+    table = open_table(experiment_results_path(config), config)
+    if table is None:
         return {}
     data = table.to_pyarrow_table()
     out: dict[str, list[dict[str, Any]]] = {}

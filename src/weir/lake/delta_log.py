@@ -16,7 +16,10 @@ from urllib.parse import unquote
 from weir.lake.paths import PARTITION_COL
 
 if TYPE_CHECKING:
+    from deltalake import DeltaTable
     from pyspark.sql import DataFrame, SparkSession
+
+    from weir.runtime import RuntimeConfig
 
 
 class DeltaLogUnreadable(Exception):
@@ -28,12 +31,41 @@ def delta_rs_uri(path: str) -> str:
     return "s3://" + path[len("s3a://"):] if path.startswith("s3a://") else path
 
 
-def delta_rs_options(path: str) -> dict[str, str] | None:
-    """delta-rs storage options for ``path`` from the runtime config (``weir.lake.s3``); None for local paths."""
+def delta_rs_options(path: str, config: RuntimeConfig | None = None) -> dict[str, str] | None:
+    """delta-rs storage options for ``path`` from ``config`` (default: the process's; ``weir.lake.s3``: endpoint,
+    region, addressing); None for local paths."""
     from weir.lake.s3 import delta_rs_storage_options
     from weir.runtime import load_config
 
-    return delta_rs_storage_options(path, load_config())
+    return delta_rs_storage_options(path, config or load_config())
+
+
+def open_table(path: str, config: RuntimeConfig | None = None, version: int | None = None,
+               without_files: bool = False) -> DeltaTable | None:
+    """The delta-rs table at ``path`` (at ``version``, default the newest), opened the one way every reader of
+    the lake without Spark must (``s3a://`` spelled for delta-rs, the config's storage options); None when there
+    is no Delta table there. ``without_files``: the log's metadata only (versions, transaction ids)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(delta_rs_uri(path), version=version, storage_options=delta_rs_options(path, config),
+                          without_files=without_files)
+    except TableNotFoundError:
+        return None
+
+
+def app_version(path: str, app_id: str, config: RuntimeConfig | None = None) -> int | None:
+    """The last batch id ``app_id`` committed to the table at ``path`` (Delta's idempotent-write transaction
+    id, set by an append with ``CommitProperties(app_transactions=...)``): how a replayed stream batch knows
+    its append is already there. None when it committed none, or there is no table delta-rs can read."""
+    from deltalake.exceptions import DeltaError, DeltaProtocolError
+
+    try:
+        table = open_table(path, config, without_files=True)
+        return None if table is None else table.transaction_version(app_id)
+    except (DeltaProtocolError, DeltaError):
+        return None
 
 
 def _naive_utc(value: Any) -> Any:
@@ -91,19 +123,16 @@ class LogSnapshot:
         return _naive_utc(min(v for v in values if v is not None))
 
 
-def log_snapshot(path: str, version: int | None = None) -> LogSnapshot | None:
+def log_snapshot(path: str, version: int | None = None, config: RuntimeConfig | None = None) -> LogSnapshot | None:
     """The table at ``path`` (at ``version``, default the newest) as its log lists it; None when there is no
     Delta table. Raises ``DeltaLogUnreadable`` when delta-rs cannot read the log."""
     import pyarrow as pa
-    from deltalake import DeltaTable
     from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
 
-    uri = delta_rs_uri(path)
     try:
-        options = delta_rs_options(path)
-        if not DeltaTable.is_deltatable(uri, storage_options=options):
+        table = open_table(path, config, version)
+        if table is None:
             return None
-        table = DeltaTable(uri, version=version, storage_options=options)
         actions = pa.table(table.get_add_actions(flatten=True))
         protocol, metadata = table.protocol(), table.metadata()
         schema_json = table.schema().to_json()

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from weir.lake.delta_log import delta_rs_uri
+from weir.lake.delta_log import delta_rs_options, delta_rs_uri, open_table
 from weir.lake.paths import run_status_path
-from weir.lake.s3 import delta_rs_storage_options
 from weir.runtime import RuntimeConfig
 
 Summary = dict[str, Any]
@@ -52,7 +51,7 @@ def record_step(config: RuntimeConfig, group_name: str, step: str, ds: str | Non
     for attempt in range(COMMIT_ATTEMPTS):
         try:
             write_deltalake(delta_rs_uri(run_status_path(config)), table, mode="append", partition_by=["group"],
-                            storage_options=delta_rs_storage_options(run_status_path(config), config))
+                            storage_options=delta_rs_options(run_status_path(config), config))
             return
         except DeltaError:
             # two first writers racing to create the table (both write version 0): the loser appends again
@@ -63,13 +62,9 @@ def record_step(config: RuntimeConfig, group_name: str, step: str, ds: str | Non
 
 def read_status(config: RuntimeConfig, group_name: str) -> dict[str, Any]:
     """The last result of every step of ``group_name`` ({step: {ds, state, at, summary | error}}), or {}."""
-    from deltalake import DeltaTable
-
-    uri = delta_rs_uri(run_status_path(config))
-    options = delta_rs_storage_options(run_status_path(config), config)
-    if not DeltaTable.is_deltatable(uri, storage_options=options):
+    table = open_table(run_status_path(config), config)
+    if table is None:
         return {}
-    table = DeltaTable(uri, storage_options=options)
     rows = table.to_pyarrow_table(partitions=[("group", "=", group_name)]).to_pylist()
     out: dict[str, Any] = {}
     for row in sorted(rows, key=lambda r: r["recorded_at"]):

@@ -221,17 +221,10 @@ class ExposureBatch:
 
     def _committed(self, batch_id: int) -> bool:
         """True when this batch id's exposures append is already in the table (a replay after a crash)."""
-        from deltalake import DeltaTable
-        from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
+        from weir.lake.delta_log import app_version
 
-        from weir.lake.delta_log import delta_rs_options, delta_rs_uri
-
-        try:
-            done = DeltaTable(delta_rs_uri(self.path), storage_options=delta_rs_options(self.path),
-                              without_files=True).transaction_version(self.app_id)
-        except (DeltaProtocolError, DeltaError, TableNotFoundError):
-            return False  # the appends are idempotent anyway; only the metrics would count the replay
-        return done is not None and done >= batch_id
+        done = app_version(self.path, self.app_id, self.config)  # None: the appends are idempotent anyway; only
+        return done is not None and done >= batch_id  # the metrics would count the replay
 
     def _stage(self, batch_id: int, stage: str) -> None:
         if self.on_stage is not None:
@@ -298,7 +291,6 @@ class ExposureBatch:
                 written: int, drops: dict[str, int], replayed: int) -> None:
         """The batch's metrics row in ``_weir/stream_metrics`` (group ``_exposures``; idempotent per batch id),
         the last-metrics file the supervisor reads, and one printed line."""
-        from weir.lake.s3 import delta_rs_storage_options
         from weir.stream.job import _write_last
         from weir.stream.metrics_log import append_metrics_row
 
@@ -308,8 +300,7 @@ class ExposureBatch:
                          0, n_in / seconds if seconds > 0 else 0.0, written, replayed, 0, None, None, None, None,
                          None, drops)
         m_path = stream_metrics_path(self.config)
-        if not append_metrics_row(m_path, self.app_id, batch_id, asdict(m),
-                                  delta_rs_storage_options(m_path, self.config)):
+        if not append_metrics_row(m_path, self.app_id, batch_id, asdict(m), self.config):
             log.warning("exposures batch %s: metrics row not written (delta-rs cannot write the table)", batch_id)
         _write_last(self.config, m)
         self.last = m

@@ -52,7 +52,6 @@ from weir.lake.paths import (
     late_path,
     stream_metrics_path,
 )
-from weir.lake.s3 import delta_rs_storage_options
 from weir.online.errors import FeatureRequestError
 from weir.online.keys import entity_pk
 from weir.runtime import RuntimeConfig
@@ -292,7 +291,7 @@ class BatchProcessor:
         """The event log's version already reflected online before this batch (its own events follow in the
         next commit): read once per query, then carried from each batch's append."""
         if self._events_version is None:
-            self._events_version = log_version(path, delta_rs_storage_options(path, self.config))
+            self._events_version = log_version(path, self.config)
         return -1 if self._events_version is None else self._events_version
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
@@ -375,7 +374,7 @@ class BatchProcessor:
                     *declared, *KAFKA_META, LATE_COL, *tag, F.to_date(F.col(et)).alias(PARTITION_COL))
                 self._append(valid, e_path, batch_id, partition=True)
                 clock.lap("events")
-                version = log_version(e_path, delta_rs_storage_options(e_path, self.config))
+                version = log_version(e_path, self.config)
                 if version is None:  # a log delta-rs cannot read
                     version = table_version(self.spark, e_path)
                 self._events_version = version
@@ -395,8 +394,7 @@ class BatchProcessor:
             _us_to_dt(None if hwm is None else int(hwm)), _us_to_dt(watermark), version, drops)
         clock.mark()
         m_path = stream_metrics_path(self.config)
-        if not append_metrics_row(m_path, self.app_id, batch_id, asdict(m),  # False: a table delta-rs cannot write
-                                  delta_rs_storage_options(m_path, self.config)):
+        if not append_metrics_row(m_path, self.app_id, batch_id, asdict(m), self.config):  # delta-rs cannot write
             metrics_row = [tuple(_naive(v) for v in asdict(m).values())]
             self._append(self.spark.createDataFrame(metrics_row, METRICS_SCHEMA), m_path, batch_id,
                          merge_schema=True)

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from weir.lake.delta_log import delta_rs_uri
+from weir.lake.delta_log import app_version, delta_rs_options, delta_rs_uri, open_table
+
+if TYPE_CHECKING:
+    from weir.runtime import RuntimeConfig
 
 COMMIT_ATTEMPTS = 5
 
@@ -43,15 +46,16 @@ def _utc(v: Any) -> Any:
 
 
 def append_metrics_row(path: str, app_id: str, batch_id: int, row: dict[str, Any],
-                       storage_options: dict[str, str] | None = None) -> bool:
+                       config: RuntimeConfig | None = None) -> bool:
     """Append ``row`` (the ``BatchMetrics`` fields) once per (``app_id``, ``batch_id``); False when delta-rs
-    cannot write this table (the caller appends with Spark instead). ``storage_options``: for a lake on S3,
-    ``weir.lake.s3.delta_rs_storage_options`` (endpoint, region, addressing)."""
+    cannot write this table (the caller appends with Spark instead). ``config``: whose lake (its S3 endpoint,
+    region, addressing); default the process's."""
     import pyarrow as pa
-    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+    from deltalake import CommitProperties, Transaction, write_deltalake
     from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
 
     uri = delta_rs_uri(path)
+    storage_options = delta_rs_options(path, config)
     schema = _arrow_schema()
     data = {k: _utc(v) for k, v in row.items()}
     data["drops"] = list(data["drops"].items())
@@ -59,11 +63,9 @@ def append_metrics_row(path: str, app_id: str, batch_id: int, row: dict[str, Any
     commit = CommitProperties(app_transactions=[Transaction(app_id, batch_id)])
     for attempt in range(COMMIT_ATTEMPTS):
         try:
-            if DeltaTable.is_deltatable(uri, storage_options):
-                done = DeltaTable(uri, without_files=True, storage_options=storage_options).transaction_version(
-                    app_id)
-                if done is not None and done >= batch_id:
-                    return True  # a replayed batch: its row is there
+            done = app_version(path, app_id, config)
+            if done is not None and done >= batch_id:
+                return True  # a replayed batch: its row is there
             write_deltalake(uri, table, mode="append", schema_mode="merge", commit_properties=commit,
                             storage_options=storage_options)
             return True
@@ -77,12 +79,12 @@ def append_metrics_row(path: str, app_id: str, batch_id: int, row: dict[str, Any
     return False
 
 
-def log_version(path: str, storage_options: dict[str, str] | None = None) -> int | None:
+def log_version(path: str, config: RuntimeConfig | None = None) -> int | None:
     """The newest version of the Delta table at ``path`` from its log; None when delta-rs cannot tell."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError, DeltaProtocolError, TableNotFoundError
+    from deltalake.exceptions import DeltaError, DeltaProtocolError
 
     try:
-        return int(DeltaTable(delta_rs_uri(path), without_files=True, storage_options=storage_options).version())
-    except (DeltaProtocolError, DeltaError, TableNotFoundError):
+        table = open_table(path, config, without_files=True)
+    except (DeltaProtocolError, DeltaError):
         return None
+    return None if table is None else int(table.version())

@@ -15,8 +15,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from weir.compute.layout import run_time
-from weir.lake.delta_log import delta_rs_options
-from weir.lake.delta_log import delta_rs_uri as _uri
+from weir.lake.delta_log import open_table
 from weir.lake.paths import PARTITION_COL, features_path
 from weir.runtime import RuntimeConfig, load_config
 from weir.training.refs import TrainingSetError
@@ -30,15 +29,12 @@ Engine = Literal["pandas", "polars", "arrow"]
 ENGINES = ("pandas", "polars", "arrow")
 
 
-def _open(path: str, version: int | None, what: str) -> DeltaTable:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        return DeltaTable(_uri(path), version=version, storage_options=delta_rs_options(path))
-    except TableNotFoundError:
+def _open(path: str, version: int | None, what: str, config: RuntimeConfig | None = None) -> DeltaTable:
+    table = open_table(path, config, version)
+    if table is None:
         raise TrainingSetError(f"{what}: no Delta table at {path}; run its backfill (or build it) first, "
-                               "or check WEIR_LAKE_PATH") from None
+                               "or check WEIR_LAKE_PATH")
+    return table
 
 
 def _convert(table: pa.Table, engine: str) -> Any:
@@ -86,7 +82,7 @@ def feature_dataset(group: str, version: int | None = None, config: RuntimeConfi
     """The daily feature table of ``group`` as a lazy Arrow dataset (DuckDB and Polars push filters into it):
     one row per entity per run; ``ds`` is the computed day, ``run_ts`` the instant its values hold at."""
     config = config or load_config()
-    return _open(features_path(config, group), version, f"feature table of '{group}'").to_pyarrow_dataset()
+    return _open(features_path(config, group), version, f"feature table of '{group}'", config).to_pyarrow_dataset()
 
 
 def read_feature_table(group: str, as_of: date | datetime | None = None, engine: Engine = "pandas",
@@ -100,7 +96,7 @@ def read_feature_table(group: str, as_of: date | datetime | None = None, engine:
     import pyarrow.dataset as pads
 
     config = config or load_config()
-    dt = _open(features_path(config, group), version, f"feature table of '{group}'")
+    dt = _open(features_path(config, group), version, f"feature table of '{group}'", config)
     day = _as_of_day(_run_days(dt), as_of, group)
     table = dt.to_pyarrow_dataset().to_table(filter=pads.field(PARTITION_COL) == day)
     return _convert(table, engine)
@@ -111,19 +107,10 @@ def training_set_path(name_or_path: str, config: RuntimeConfig | None = None) ->
     written to) is looked up among the sets ``write_training_set`` registered in ``_weir/training_lineage``."""
     if "/" in name_or_path:
         return name_or_path
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    from weir.lake.paths import training_lineage_path as lineage_path
+    from weir.catalog import written_training_sets
 
     config = config or load_config()
-    try:
-        lineage = lineage_path(config)
-        written = DeltaTable(_uri(lineage), storage_options=delta_rs_options(lineage)).to_pyarrow_table(
-            columns=["training_set"])
-    except TableNotFoundError:
-        written = None
-    paths = sorted({p for p in (written.column(0).to_pylist() if written is not None else []) if p})
+    paths = written_training_sets(config)
     hits = [p for p in paths if p.rstrip("/").rsplit("/", 1)[-1] == name_or_path]
     if len(hits) == 1:
         return hits[0]
@@ -139,4 +126,4 @@ def read_training_set(name_or_path: str, version: int | None = None, engine: Eng
     """A training set written by ``write_training_set`` (or ``weir training-set``), by name or path, at its
     newest or a pinned Delta ``version``, as pandas, Polars or Arrow."""
     path = training_set_path(name_or_path, config)
-    return _convert(_open(path, version, f"training set '{name_or_path}'").to_pyarrow_table(), engine)
+    return _convert(_open(path, version, f"training set '{name_or_path}'", config).to_pyarrow_table(), engine)

@@ -117,19 +117,12 @@ def report_from_lake(config: RuntimeConfig, group: str, ds: str) -> str | None:
     from datetime import date
 
     import pyarrow.compute as pc
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
 
-    from weir.lake.delta_log import delta_rs_uri
+    from weir.lake.delta_log import open_table
     from weir.lake.paths import validation_runs_path
-    from weir.lake.s3 import delta_rs_storage_options
 
-    path = validation_runs_path(config)
-    try:
-        table = DeltaTable(delta_rs_uri(path), storage_options=delta_rs_storage_options(path, config))
-    except TableNotFoundError:
-        return None
-    if "report_html" not in table.schema().to_arrow().names:
+    table = open_table(validation_runs_path(config), config)
+    if table is None or "report_html" not in table.schema().to_arrow().names:
         return None
     rows = table.to_pyarrow_table(columns=["group", "ds", "validated_at", "report_html"])
     mine = rows.filter(pc.and_(pc.equal(rows.column("group"), group),
