@@ -8,6 +8,7 @@ the spec model to know which features exist.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,9 +59,17 @@ def feature_value(agg: str, column: str | None, where: str | None, window: str |
     start = None if window is None else (t_us // hop) * hop - _dur_us(window)
     rows = [e for e in events if e[event_time] is not None and us(e[event_time]) <= t_us
             and (start is None or us(e[event_time]) > start) and _passes(where, e)]
+    return aggregate(agg, column, rows, lambda e: us(e[event_time]))
+
+
+def aggregate(agg: str, column: str | None, rows: list[dict[str, Any]], time_of: Callable[[dict[str, Any]], Any],
+              ) -> Any:
+    """``agg`` of ``column`` over ``rows`` already inside the window and past the filter; ``time_of(row)`` orders
+    ``first`` and ``last`` (ties: the larger value). Empty: ``count`` and ``approx_count_distinct`` 0, else None."""
     if agg == "count":
         return len(rows) if column is None else sum(1 for e in rows if e[column] is not None)
-    vals = [(us(e[event_time]), e[column]) for e in rows if e[column] is not None]
+    assert column is not None, agg
+    vals = [(time_of(e), e[column]) for e in rows if e[column] is not None]
     if agg == "sum":
         return sum(v for _, v in vals) if vals else None
     if agg == "avg":

@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import pytest
+from oracle import aggregate
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -47,37 +48,11 @@ T_END = 1_700_000_000_000_000 - (1_700_000_000_000_000 % DAY_US)  # a day bounda
 
 
 def oracle(feature_name: str, rows: list[dict[str, Any]]) -> Any:
+    """The feature over all of ``rows`` (the shared plain-Python oracle; ``WHERE`` mirrors the spec's filters)."""
     f = GROUP.feature(feature_name)
     if f.where:
         rows = [r for r in rows if WHERE[f.name](r)]
-    if f.column is None:
-        return len(rows)
-    vals = [r[f.column] for r in rows if r[f.column] is not None]
-    agg = f.aggregation.value
-    if agg == "count":
-        return len(vals)
-    if agg == "approx_count_distinct":
-        return len(set(vals))
-    if not vals:
-        return None
-    if agg == "sum":
-        return sum(vals)
-    if agg == "avg":
-        return sum(vals) / len(vals)
-    if agg in ("min", "max"):
-        return min(vals) if agg == "min" else max(vals)
-    if agg in ("first", "last"):
-        pairs = [(r["ts"], r[f.column]) for r in rows if r[f.column] is not None]
-        if agg == "first":
-            lo = min(p[0] for p in pairs)
-            return max(v for ts, v in pairs if ts == lo)
-        return max(pairs)[1]
-    if agg == "stddev":
-        if len(vals) < 2:
-            return None
-        mean = sum(vals) / len(vals)
-        return math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1))
-    raise AssertionError(agg)
+    return aggregate(f.aggregation.value, f.column, rows, lambda r: r["ts"])
 
 
 def close(a: Any, b: Any) -> bool:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import random
-import statistics
 from typing import Any
 
 import pytest
+from oracle import aggregate
 
 from weir.compute.ir import ir_columns
 from weir.compute.py_agg import (
@@ -45,36 +45,11 @@ WHERE = {"big": lambda r: r["x"] is not None and r["x"] > 50}
 
 
 def oracle(feature_name: str, rows: list[dict[str, Any]]) -> Any:
+    """The feature over all of ``rows`` (the shared plain-Python oracle; ``WHERE`` mirrors the spec's filters)."""
     f = GROUP.feature(feature_name)
     if f.where:
         rows = [r for r in rows if WHERE[f.name](r)]
-    if f.column is None:
-        return len(rows)
-    vals = [r[f.column] for r in rows if r[f.column] is not None]
-    agg = f.aggregation.value
-    if agg == "count":
-        return len(vals)
-    if not vals:
-        return 0 if agg == "approx_count_distinct" else None
-    if agg == "sum":
-        return sum(vals)
-    if agg == "avg":
-        return sum(vals) / len(vals)
-    if agg == "min":
-        return min(vals)
-    if agg == "max":
-        return max(vals)
-    if agg in ("first", "last"):
-        pairs = [(r["ts"], r[f.column]) for r in rows if r[f.column] is not None]
-        if agg == "first":
-            lo = min(p[0] for p in pairs)
-            return max(v for ts, v in pairs if ts == lo)
-        return max(pairs)[1]
-    if agg == "stddev":
-        return statistics.stdev(vals) if len(vals) >= 2 else None
-    if agg == "approx_count_distinct":
-        return len(set(vals))
-    raise AssertionError(agg)
+    return aggregate(f.aggregation.value, f.column, rows, lambda r: r["ts"])
 
 
 def random_rows(rnd: random.Random, n: int, t: int) -> list[dict[str, Any]]:
