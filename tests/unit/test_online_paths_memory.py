@@ -155,38 +155,6 @@ def test_stream_and_publish_on_one_item_count_each_event_once() -> None:
 
 
 # --------------------------------------------------------------------------------------------- the client
-def test_a_large_read_in_chunks_on_threads_keeps_order_values_and_missing_entities() -> None:
-    """More entities than ``read_chunk``: read in chunks on the client's threads, every entity in request order
-    (repeats and unknown ones included) with the oracle's values, one store call per chunk."""
-    evs = events(400, seed=9, users=40)
-    store = InMemoryOnlineStore()
-    stream(store, evs, batches=3)
-    calls: list[int] = []
-    get_items = store.get_items
-
-    def counting(group: str, pks: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(len(pks))
-        return get_items(group, pks, *args, **kwargs)
-
-    store.get_items = counting  # type: ignore[method-assign]  # a spy: counts the calls, changes nothing
-    users = [f"u{i}" for i in range(1, 41)] + ["u3", "nobody", "u7"]
-    at = evs[-1]["ts"]
-    client = OnlineClient(RuntimeConfig(), groups=[GROUP], store=store, read_chunk=7, read_threads=3)
-    got = client.get_features([GROUP.name], users, at=at)
-    assert sorted(calls) == sorted([7] * 6 + [1])
-    want = group_values(GROUP, evs, at)
-    assert [r.entity for r in got] == users
-    for user, row in zip(users, got, strict=True):
-        features = row.groups[GROUP.name]
-        if (user,) not in want:
-            assert not features.found and features.values["n_count_1d"] == 0
-            continue
-        assert features.found
-        for col, value in want[(user,)].items():
-            if col != "newest_event_us":
-                assert features.values[col] == pytest.approx(value), (user, col)
-
-
 def test_missing_table_expired_and_unknown_entities_get_defaults() -> None:
     store = InMemoryOnlineStore()
     got = read(store, ["u1"], T0)  # the group was never published: every entity is missing

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -128,12 +127,8 @@ class OnlineClient:
     """
 
     def __init__(self, config: RuntimeConfig | None = None, specs_dir: str | Path | None = None,
-                 groups: Sequence[FeatureGroup] | None = None, store: OnlineStore | None = None,
-                 read_chunk: int = 25, read_threads: int = 4) -> None:
+                 groups: Sequence[FeatureGroup] | None = None, store: OnlineStore | None = None) -> None:
         from weir.spec.loader import load_specs
-
-        self.read_chunk, self.read_threads = max(1, read_chunk), max(1, read_threads)
-        self._pool: ThreadPoolExecutor | None = None  # made on the first read of more than read_chunk entities
 
         self.config = config or load_config()
         specs = list(groups) if groups is not None else load_specs(specs_dir or self.config.specs_dir)
@@ -193,35 +188,16 @@ class OnlineClient:
         pks = {name: [entity_pk(self.groups[name], e, strict=strict) for e in entity_keys] for name in wanted}
         results = [EntityFeatures(e) for e in entity_keys]
         for name, columns in wanted.items():
-            for res, features in zip(results, self._read_group(self.groups[name], columns, pks[name], t_us),
-                                     strict=True):
-                res.groups[name] = features
+            group = self.groups[name]
+            try:
+                items = self.store.get_items(name, pks[name], READ_ATTRIBUTES)
+            except OnlineStoreError as exc:
+                if exc.code != NOT_FOUND:
+                    raise
+                items = {}  # never published: every entity is missing
+            for res, pk in zip(results, pks[name], strict=True):
+                res.groups[name] = self._group_features(group, columns, items.get(pk), t_us)
         return results
-
-    def _read_group(self, group: FeatureGroup, columns: list[str], pks: list[str], t_us: int,
-                    ) -> list[GroupFeatures]:
-        """One group's features for ``pks``, in order. More than ``read_chunk`` entities are read in chunks on
-        the client's ``read_threads`` threads, each chunk decoded as soon as it arrives: Weir's decode and merge
-        of one chunk (~0.3 ms per entity) overlaps the round trips of the others, instead of following one
-        100-key ``BatchGetItem`` (the same read units either way: they are counted per item)."""
-        n = self.read_chunk
-        if len(pks) <= n:
-            return self._read_chunk(group, columns, pks, t_us)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.read_threads, thread_name_prefix="weir-read")
-        chunks = [pks[i:i + n] for i in range(0, len(pks), n)]
-        parts = self._pool.map(lambda chunk: self._read_chunk(group, columns, chunk, t_us), chunks)
-        return [features for part in parts for features in part]
-
-    def _read_chunk(self, group: FeatureGroup, columns: list[str], pks: list[str], t_us: int,
-                    ) -> list[GroupFeatures]:
-        try:
-            items = self.store.get_items(group.name, pks, READ_ATTRIBUTES)
-        except OnlineStoreError as exc:
-            if exc.code != NOT_FOUND:
-                raise
-            items = {}  # never published: every entity is missing
-        return [self._group_features(group, columns, items.get(pk), t_us) for pk in pks]
 
     # -------------------------------------------------------------------------------------------- values
     def _group_features(self, group: FeatureGroup, columns: list[str], item: dict[str, Any] | None,
