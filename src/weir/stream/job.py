@@ -17,8 +17,14 @@ write is therefore idempotent for a replayed batch id:
   a worker died skips the entities its first attempt wrote);
 * the metrics row is appended with delta-rs under the same transaction id (:mod:`weir.stream.metrics_log`).
 
-Lateness. Spark's ``withWatermark`` only drops rows inside stateful operators; a stateless ``foreachBatch``
-pipeline never sees it. So lateness is decided here: the high-water mark ``H`` (max valid event time of all
+Dedup state. With ``source.event_id`` the query's plan parses the records (stateless) and looks their (event id,
+event day) up in a Spark state operator before ``foreachBatch`` (:mod:`weir.stream.dedup`, checkpoint rules in
+:mod:`weir.stream.checkpoints`): the batch arrives parsed and marked, and :class:`BatchProcessor` dead-letters
+the copies. The state is versioned with the checkpoint, so a replay of batch ``b`` sees the state of ``b - 1``.
+Without ``event_id`` the plan is stateless and the processor parses.
+
+Lateness. Spark's ``withWatermark`` drops late rows inside stateful operators, so the plan defines none (late
+events must reach ``late/``). Lateness is decided here: the high-water mark ``H`` (max valid event time of all
 previous batches of the query) is kept in ``_weir/stream_metrics`` (``high_water_mark``, one row per batch),
 and an event of batch ``b`` is *late* when ``event_ts < H(b-1) - source.allowed_lateness``. ``H(b-1)`` is
 fixed once batch ``b-1`` committed, so a replay of ``b`` classifies exactly as the first attempt. Late events
