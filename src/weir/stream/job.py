@@ -17,8 +17,14 @@ write is therefore idempotent for a replayed batch id:
   a worker died skips the entities its first attempt wrote);
 * the metrics row is appended with delta-rs under the same transaction id (:mod:`weir.stream.metrics_log`).
 
-Lateness. Spark's ``withWatermark`` only drops rows inside stateful operators; a stateless ``foreachBatch``
-pipeline never sees it. So lateness is decided here: the high-water mark ``H`` (max valid event time of all
+Dedup state. With ``source.event_id`` the query's plan parses the records (stateless) and looks their (event id,
+event day) up in a Spark state operator before ``foreachBatch`` (:mod:`weir.stream.dedup`, checkpoint rules in
+:mod:`weir.stream.checkpoints`): the batch arrives parsed and marked, and :class:`BatchProcessor` dead-letters
+the copies. The state is versioned with the checkpoint, so a replay of batch ``b`` sees the state of ``b - 1``.
+Without ``event_id`` the plan is stateless and the processor parses.
+
+Lateness. Spark's ``withWatermark`` drops late rows inside stateful operators, so the plan defines none (late
+events must reach ``late/``). Lateness is decided here: the high-water mark ``H`` (max valid event time of all
 previous batches of the query) is kept in ``_weir/stream_metrics`` (``high_water_mark``, one row per batch),
 and an event of batch ``b`` is *late* when ``event_ts < H(b-1) - source.allowed_lateness``. ``H(b-1)`` is
 fixed once batch ``b-1`` committed, so a replay of ``b`` classifies exactly as the first attempt. Late events
@@ -57,7 +63,7 @@ from weir.online.keys import entity_pk
 from weir.runtime import RuntimeConfig
 from weir.spec.loader import as_group
 from weir.spec.models import FeatureGroup
-from weir.stream.dedup import mark_duplicates
+from weir.stream.dedup import SEEN_COL, mark_duplicates, mark_seen_duplicates
 from weir.stream.merge import GroupLayout
 from weir.stream.metrics_log import append_metrics_row, log_version
 from weir.stream.parse import CODES_COL, KAFKA_META, REASON_COL, VALUE_BIN, VALUE_STR, parse_records
@@ -294,6 +300,22 @@ class BatchProcessor:
             self._events_version = log_version(path, self.config)
         return -1 if self._events_version is None else self._events_version
 
+    def _checked(self, batch_df: DataFrame, e_path: str, batch_id: int) -> tuple[DataFrame, DataFrame]:
+        """(parsed rows, the same with duplicates dead-lettered), both persisted: the query's plan already parsed
+        and looked the keys up in the dedup state (``_weir_seen``, :mod:`weir.stream.dedup`); raw Kafka rows (a
+        dead-letter replay) are parsed here and deduplicated against the event log."""
+        from pyspark.sql import functions as F
+
+        group = self.group
+        if SEEN_COL in batch_df.columns:  # computed once (persisted): the state operator runs once per batch
+            checked = mark_seen_duplicates(batch_df, group).persist()
+            return checked, checked
+        now = F.col(BATCH_TS_COL) if BATCH_TS_COL in batch_df.columns else None
+        base = parse_records(batch_df, group, now).persist()
+        if group.source.event_id is None:
+            return base, base
+        return base, mark_duplicates(self.spark, base, group, e_path, self.query_id, batch_id).persist()
+
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         """One micro-batch, freshness first: parse and deduplicate, write the on-time events' tiles online (a
         served value changes here), then the lake: dead letters, late events, the event log, metrics."""
@@ -312,12 +334,8 @@ class BatchProcessor:
         lateness = group.source.allowed_lateness_us
         watermark = None if (prev_hwm is None or lateness is None) else prev_hwm - lateness
 
-        now = F.col(BATCH_TS_COL) if BATCH_TS_COL in batch_df.columns else None
-        base = parse_records(batch_df, group, now).persist()
-        checked = base
         e_path = events_path(self.config, group.name)
-        if group.source.event_id is not None:
-            checked = mark_duplicates(self.spark, base, group, e_path, query_id, batch_id).persist()
+        base, checked = self._checked(batch_df, e_path, batch_id)
         is_valid = F.col(REASON_COL).isNull()
         late = F.lit(False) if watermark is None else (F.col(_EVENT_US) < F.lit(watermark))
         parsed = checked.withColumn(_EVENT_US, F.unix_micros(F.col(et))).withColumn(LATE_COL, is_valid & late)
@@ -496,11 +514,36 @@ def start_stream(spark: SparkSession, group: FeatureGroup | str, config: Runtime
     processor.store.ensure_table(group.name)
     from pyspark.sql import functions as F
 
-    # current_timestamp() in the streaming plan is the batch timestamp of Spark's offset log: fixed per batch id
-    source = kafka_reader(spark, group, config, options).withColumn(BATCH_TS_COL, F.current_timestamp())
-    query = start_foreach_batch(source, f"weir_stream_{group.name}", checkpoint_path(config, group.name),
-                                processor, options)
+    checkpoint = checkpoint_path(config, group.name)
+    if group.source.event_id is not None:
+        source, options = dedup_source(spark, group, config, options, checkpoint)
+    else:
+        # current_timestamp() in the streaming plan is the batch timestamp of Spark's offset log: fixed per batch
+        source = kafka_reader(spark, group, config, options).withColumn(BATCH_TS_COL, F.current_timestamp())
+    query = start_foreach_batch(source, f"weir_stream_{group.name}", checkpoint, processor, options)
     return query, processor
+
+
+def dedup_source(spark: SparkSession, group: FeatureGroup, config: RuntimeConfig, options: StreamOptions,
+                 checkpoint: str) -> tuple[DataFrame, StreamOptions]:
+    """The streaming plan of a group with ``source.event_id``: Kafka, parsed (the batch time of Spark's offset
+    log as processing time), then the dedup state (:mod:`weir.stream.dedup`); with the options to start it (the
+    committed offsets of a stateless checkpoint it replaces, :mod:`weir.stream.checkpoints`)."""
+    from dataclasses import replace
+
+    from pyspark.sql import functions as F
+
+    from weir.stream.checkpoints import prepare_checkpoint, use_stateful_conf
+    from weir.stream.dedup import seed_keys, with_seen_state
+
+    start = prepare_checkpoint(spark, checkpoint)
+    if start.starting_offsets is not None:
+        options = replace(options, starting_offsets=start.starting_offsets)
+    use_stateful_conf(spark)
+    raw = kafka_reader(spark, group, config, options)
+    parsed = parse_records(raw, group, F.current_timestamp())
+    seed = seed_keys(spark, group, events_path(config, group.name), datetime.now(UTC), start.query_id)
+    return with_seen_state(parsed, group, seed), options
 
 
 def start_foreach_batch(source: DataFrame, name: str, checkpoint: str, processor: Any,

@@ -118,6 +118,13 @@ def _json_checks(group: FeatureGroup, v: Column, utf8_ok: Column) -> list[Check]
     return checks
 
 
+def utf8_text(value: Column) -> Column:
+    """Kafka value bytes as valid UTF-8 text (invalid bytes replaced by U+FFFD): the ``value_str`` column."""
+    from pyspark.sql import functions as F
+
+    return F.make_valid_utf8(value.cast("string"))
+
+
 def parse_records(kafka_df: DataFrame, group: FeatureGroup, now: Column | None = None) -> DataFrame:
     """Kafka source rows -> declared columns (typed), Kafka metadata, raw value, ``reason`` and ``reason_codes``.
 
@@ -130,7 +137,7 @@ def parse_records(kafka_df: DataFrame, group: FeatureGroup, now: Column | None =
     now = F.current_timestamp() if now is None else now
     text = F.col("value").cast("string")
     raw = kafka_df.select(
-        F.col("value").alias(VALUE_BIN), F.make_valid_utf8(text).alias(VALUE_STR),
+        F.col("value").alias(VALUE_BIN), utf8_text(F.col("value")).alias(VALUE_STR),
         F.coalesce(F.is_valid_utf8(text), F.lit(True)).alias(_UTF8_OK),
         F.col("topic"), F.col("partition"), F.col("offset"), F.col("timestamp").alias("kafka_ts"),
         now.alias(_NOW))
