@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlparse
 
 import pytest
 from test_online_store import (  # the same tests, run again with this module's ``config``
@@ -50,3 +53,16 @@ def test_a_server_without_ttl_api_gets_a_warning_not_an_error(config: RuntimeCon
     assert "has no TTL API" in caplog.text and name in caplog.text
     desc = dynamodb_client(config).describe_table(TableName=name)["Table"]
     assert desc["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_a_client_that_drops_a_request_midway_does_not_stop_the_server(config: RuntimeConfig) -> None:
+    """A writer killed mid-request (a timed-out or killed Spark task) closes its connection with half a body sent:
+    dynalite rethrows that and exits unless the guard ``weir.devstack.dynalite`` preloads is there."""
+    url = urlparse(config.dynamodb_endpoint)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                     b"X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{\"Lim")
+    # the connection is closed with 995 bytes of the body missing; the server must still answer
+    time.sleep(0.5)
+    client = dynamodb_client(config, max_attempts=1)
+    assert "TableNames" in client.list_tables()

@@ -41,6 +41,21 @@ def install(home: Path) -> Path:
     return cli
 
 
+#: dynalite rethrows a request's ``error`` event (``index.js``: ``req.on('error', err => { throw err })``), so one
+#: client that drops a connection mid-request (a timed-out or killed writer) ends the whole server, and every
+#: later call of a benchmark fails with "connection refused". Preloaded, this logs such an abort and goes on;
+#: any other uncaught error still ends the process.
+SURVIVE_ABORTS = """process.on('uncaughtException', function (err) {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) {
+    console.error('dynalite: a client aborted a request; ignored: ' + err.message)
+    return
+  }
+  console.error(err)
+  process.exit(1)
+})
+"""
+
+
 @contextmanager
 def dynalite(state_dir: Path) -> Iterator[str]:
     """Run dynalite in memory on a free loopback port; yield its endpoint URL; stop it afterwards."""
@@ -49,8 +64,10 @@ def dynalite(state_dir: Path) -> Iterator[str]:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     pid_file = home / "dynalite.pid"
-    cmd = ["node", str(cli), "--host", "127.0.0.1", "--port", str(port), "--createTableMs", "0",
-           "--deleteTableMs", "0", "--updateTableMs", "0"]
+    guard = home / "survive_aborts.js"
+    guard.write_text(SURVIVE_ABORTS)
+    cmd = ["node", "--require", str(guard), str(cli), "--host", "127.0.0.1", "--port", str(port),
+           "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
 
     def answers() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
