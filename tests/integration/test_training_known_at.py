@@ -190,3 +190,56 @@ def test_compaction_never_counts_a_row_before_its_commit(spark, weir_config, tmp
     assert ("files", 1) in compacted  # one live file after OPTIMIZE: every row counts from c2
     for r in ts.df.collect():
         assert_served_values_match(group, on_time + late_rows if r.ts >= c2 else [], [r], TTL_US)
+
+
+def _write(spark, path: Path, batch: list[dict[str, Any]], mode: str) -> None:  # type: ignore[no-untyped-def]
+    rows = [(e["user_id"], e["merchant_id"], e["amount"], e["event_ts"]) for e in batch]
+    spark.createDataFrame(rows, SCHEMA).repartition(2).write.format("delta").mode(mode).save(str(path))
+
+
+@pytest.mark.parametrize("merge", ["join", "frames"])
+def test_known_at_reads_stored_tiles_only_for_what_they_hold(spark, weir_config, tmp_path, merge,  # type: ignore[no-untyped-def]
+                                                             monkeypatch) -> None:
+    """With stored tiles, each row reads them up to its horizon (every earlier event was in the lake at t) and
+    the rest from raw events. Late events committed after the daily run wrote its tiles are not in them: rows
+    after their commit must still count them (the tiles are stale for those days), until a rerun of the days."""
+    import weir.training.builder as builder
+    from weir.batch import backfill
+
+    monkeypatch.setattr(builder, "_by_frames", lambda *_: merge == "frames")
+    rnd = random.Random(21 if merge == "join" else 22)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    today = datetime(now.year, now.month, now.day)
+    users = ["a", "b", "c"]
+    on_time = [_event(rnd, rnd.choice(users), today - timedelta(seconds=rnd.randrange(1, 3 * 86400)))
+               for _ in range(120)]
+    on_time += [_event(rnd, u, now - timedelta(seconds=s)) for u, s in [("a", 3), ("b", 7)]]
+    late = [_event(rnd, rnd.choice(["a", "c"]), today - timedelta(seconds=rnd.randrange(3600, 2 * 86400)))
+            for _ in range(30)]
+    name = f"g_known_st_{merge}"
+    group = parse_spec_text(SPEC.replace("g_known", name).replace("src_known", f"{name}_src"),
+                            str(tmp_path / f"{name}.yaml"))
+    path = Path(weir_config.table_path(f"{name}_src"))
+    _write(spark, path, on_time, "overwrite")
+    c1 = _at_ms(_commit_ms(path, 0))
+    backfill(spark, group, (today - timedelta(days=3)).date(), (today - timedelta(days=1)).date(), weir_config)
+    time.sleep(1.5)
+    _write(spark, path, late, "append")  # committed after the run wrote the tiles of the days it holds
+    c2 = _at_ms(_commit_ms(path, 1))
+    pairs = [(e, c1) for e in on_time] + [(e, c2) for e in late]
+    spine_times = [today - timedelta(hours=30), c1, c1 + (c2 - c1) / 2, c2, c2 + timedelta(minutes=30),
+                   c2 + timedelta(days=2)]
+    spine_rows = [(u, t, i) for i, (u, t) in enumerate((u, t) for u in users for t in spine_times)]
+
+    def check() -> None:
+        ts = _build(spark, weir_config, group, spine_rows, "known_at")
+        assert ts.lineage["groups"][name]["tiles"] == "stored"
+        assert ts.lineage["groups"][name]["merge"] == merge
+        rows = ts.df.collect()
+        assert len(rows) == len(spine_rows)
+        for r in rows:
+            assert_served_values_match(group, [e for e, c in pairs if c <= r.ts], [r], TTL_US)
+
+    check()  # tiles stale for the late events' days
+    backfill(spark, group, (today - timedelta(days=3)).date(), (today - timedelta(days=1)).date(), weir_config)
+    check()  # rerun: the tiles hold the late events too, and are read up to each row's horizon

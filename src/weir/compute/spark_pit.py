@@ -25,7 +25,7 @@ from weir.compute.windows import feature_windows, group_hops
 from weir.spec.models import FeatureGroup
 
 _T = "__weir_t"
-_KNOWN_KEY = "__weir_known_key"
+_CUT = "__weir_cut"
 _FRAME = "__weir_frame"
 _ORDER = "__weir_order"
 
@@ -34,8 +34,15 @@ def _tile_columns(group: FeatureGroup) -> list[str]:
     return [HOP_COL, TILE_END_COL, *(n for n, _ in ir_fields(group)), NEWEST_COL]
 
 
-def _spine(spine: DataFrame, group: FeatureGroup, t_col: str) -> DataFrame:
-    return spine.select(*group.key_columns, F.col(t_col).alias(_T)).distinct()
+def _spine(spine: DataFrame, group: FeatureGroup, t_col: str, horizon_col: str | None = None) -> DataFrame:
+    """Distinct (keys, t); with ``horizon_col``, also ``_CUT``: the last instant the stored tiles answer for,
+    ``min(t, horizon - 1 us)`` (every event before the horizon was in the lake at t and is in the tiles)."""
+    s = spine.select(*group.key_columns, F.col(t_col).alias(_T),
+                     *([F.col(horizon_col)] if horizon_col else [])).distinct()
+    if horizon_col is None:
+        return s
+    before = F.timestamp_micros(F.unix_micros(F.col(horizon_col)) - F.lit(1))
+    return s.select(*group.key_columns, _T, F.least(F.col(_T), F.coalesce(before, F.col(_T))).alias(_CUT))
 
 
 def _lower_bound(group: FeatureGroup, t_us: Column) -> Column:
@@ -55,17 +62,21 @@ def _lower_bound(group: FeatureGroup, t_us: Column) -> Column:
     return F.lit(True) if keep is None else keep
 
 
-def _aggregate(parts: DataFrame, keyed_spine: DataFrame, group: FeatureGroup, t_col: str) -> DataFrame:
-    """Union with the spine itself (null tile) so every spine row yields a row, then window-aggregate."""
-    cols = [*group.key_columns, _T, *_tile_columns(group)]
+def _empty_rows(keyed_spine: DataFrame, group: FeatureGroup) -> DataFrame:
+    """One tile-shaped row of nulls per spine row (no hop: no window merges it), so every spine row yields a row."""
     fields = dict(ir_fields(group))
-    empty = keyed_spine.select(
+    return keyed_spine.select(
         *group.key_columns, _T,
         F.lit(None).cast("long").alias(HOP_COL), F.lit(None).cast("timestamp").alias(TILE_END_COL),
         *(F.lit(None).cast(t).alias(n) for n, t in fields.items()),
         F.lit(None).cast("timestamp").alias(NEWEST_COL),
     )
-    allrows = parts.select(*cols).unionByName(empty.select(*cols))
+
+
+def _aggregate(parts: DataFrame, keyed_spine: DataFrame, group: FeatureGroup, t_col: str) -> DataFrame:
+    """Union with the spine itself (null tile) so every spine row yields a row, then window-aggregate."""
+    cols = [*group.key_columns, _T, *_tile_columns(group)]
+    allrows = parts.select(*cols).unionByName(_empty_rows(keyed_spine, group).select(*cols))
     out = allrows.groupBy(*group.key_columns, _T).agg(*window_aggregations(group, _T))
     return out.withColumnRenamed(_T, t_col)
 
@@ -83,29 +94,6 @@ def features_at(tiles: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: 
         (F.unix_micros(F.col(TILE_END_COL)) - F.col(HOP_COL) < t_us) & _lower_bound(group, t_us)
     )
     return _aggregate(cand, s, group, t_col)
-
-
-def known_tiles(events: DataFrame, group: FeatureGroup, known_col: str) -> DataFrame:
-    """Tiles that also split events by when they became available (``known_col``, a timestamp).
-
-    An event available by its tile's end counts whenever the tile is full at t (``tile_end <= floor_h(t) <= t``),
-    so those share the tile's row (``_KNOWN_KEY`` NULL); a later one is in a row of its availability time, used
-    only at t at or after it. One row per (keys, hop, tile_end) when nothing arrived late.
-    """
-    keys = group.key_columns
-    clean = events.where(F.col(group.event_time).isNotNull())
-    for k in keys:
-        clean = clean.where(F.col(k).isNotNull())
-    parts: list[DataFrame] = []
-    for hop in group_hops(group):
-        tiled = with_tile_end(clean, group, hop)
-        late = F.when(F.col(known_col) > F.col(TILE_END_COL), F.col(known_col))
-        parts.append(tiled.withColumn(_KNOWN_KEY, late).groupBy(*keys, HOP_COL, TILE_END_COL, _KNOWN_KEY)
-                     .agg(*tile_aggregations(group, hop)))
-    result = parts[0]
-    for p in parts[1:]:
-        result = result.unionByName(p)
-    return result
 
 
 def _frames(group: FeatureGroup) -> list[tuple[int, int | None]]:
@@ -190,9 +178,43 @@ def _head_tiles(events: DataFrame, s: DataFrame, group: FeatureGroup, known: Col
     return out
 
 
+def _middle_tiles(events: DataFrame, s: DataFrame, group: FeatureGroup, known: Column) -> DataFrame:
+    """Per spine (keys, t) and hop h: the full tiles ``(floor_h(cut), floor_h(t)]`` that the stored tiles cannot
+    answer for (they may hold events not yet in the lake at t), aggregated from the raw events available at t.
+
+    Spine rows meet only the events of the days those tiles span (an equi-join on (keys, day)); a row whose cut is
+    in its own head bucket has none.
+    """
+    keys = group.key_columns
+    ev_day = "__weir_day"
+    ev = events.where(F.col(group.event_time).isNotNull()).withColumn(ev_day, F.to_date(F.col(group.event_time)))
+    ts_us = F.unix_micros(F.col(group.event_time))
+    out: DataFrame | None = None
+    for hop in group_hops(group):
+        lo, hi = floor_us(F.unix_micros(F.col(_CUT)), hop), floor_us(F.unix_micros(F.col(_T)), hop)
+        days = F.sequence(F.to_date(F.timestamp_micros(lo + F.lit(1))), F.to_date(F.timestamp_micros(hi)))
+        rows = (s.where(lo < hi).select(*keys, _T, lo.alias("__weir_lo"), hi.alias("__weir_hi"),
+                                        F.explode(days).alias(ev_day))
+                .join(ev, [*keys, ev_day])
+                .where((ts_us > F.col("__weir_lo")) & (ts_us <= F.col("__weir_hi")) & known))
+        mid = (with_tile_end(rows, group, hop).groupBy(*keys, _T, HOP_COL, TILE_END_COL)
+               .agg(*tile_aggregations(group, hop)).select(*keys, _T, *_tile_columns(group)))
+        out = mid if out is None else out.unionByName(mid)
+    assert out is not None
+    return out
+
+
+def _settled(group: FeatureGroup) -> Column:
+    """Whether a spine row's stored tiles answer for every full tile at t (its cut is in the head of every hop)."""
+    cond = F.lit(True)
+    for hop in group_hops(group):
+        cond = cond & (floor_us(F.unix_micros(F.col(_CUT)), hop) == floor_us(F.unix_micros(F.col(_T)), hop))
+    return cond
+
+
 def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGroup, t_col: str = "t",
                            tiles: DataFrame | None = None, known_col: str | None = None,
-                           frames: bool = False) -> DataFrame:
+                           horizon_col: str | None = None, frames: bool = False) -> DataFrame:
     """Exact point-in-time values at arbitrary ``t`` (events with event time <= t only).
 
     Full tiles (``tile_end <= floor_h(t)``) come from ``tiles`` (built from ``events`` if not given); the head
@@ -200,33 +222,36 @@ def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGr
     leaks in. Equals what ``py_feature_values`` serves online at ``t``. ``frames`` says how full tiles are merged,
     both exact: joined to each spine row of their entity (cheap when entities have few tiles), or by range
     frames over each entity's sorted tiles (``_full_tile_frames``: cheap when they have many, e.g. merchants).
-    With ``known_col`` (when each event became available), an event counts only if it was available at ``t``
-    too; tiles are then built here by ``known_tiles`` (``tiles`` must be None); with ``frames`` the part
-    available by its tile's end goes through the frames and the rows of late arrivals are joined.
+
+    With ``known_col`` (when each event became available, on ``events``) an event counts only if it was
+    available at ``t`` too. ``horizon_col`` (on ``spine``) then says up to when ``tiles`` answer: every event
+    before the horizon was available at t and is in them (``weir.training.known_at.known_horizons``); the full
+    tiles after it are aggregated from the available raw events (``_middle_tiles``). Range frames serve the rows
+    whose horizon lies in their head; the others are joined.
     """
     keys = group.key_columns
-    s = _spine(spine, group, t_col)
+    s = _spine(spine, group, t_col, horizon_col)
     t_us = F.unix_micros(F.col(_T))
-    full = (F.unix_micros(F.col(TILE_END_COL)) <= floor_us(t_us, F.col(HOP_COL))) & _lower_bound(group, t_us)
-    known = F.lit(True)
-    framed: DataFrame | None
-    joined: DataFrame | None
-    if known_col is not None:
-        assert tiles is None, "known_col builds its own tiles"
-        split = known_tiles(events, group, known_col)
-        full = full & (F.col(_KNOWN_KEY).isNull() | (F.col(_KNOWN_KEY) <= F.col(_T)))
-        known = F.col(known_col) <= F.col(_T)
-        framed, joined = ((split.where(F.col(_KNOWN_KEY).isNull()), split.where(F.col(_KNOWN_KEY).isNotNull()))
-                          if frames else (None, split))
-    else:
-        every = tiles if tiles is not None else build_tiles(events, group)
-        framed, joined = (every, None) if frames else (None, every)
+    every = tiles if tiles is not None else build_tiles(events, group)
+    known = F.lit(True) if known_col is None else F.col(known_col) <= F.col(_T)
     loose = _head_tiles(events, s, group, known)  # tile-shaped rows, merged by the window rule itself
-    if joined is not None:
-        loose = loose.unionByName(s.join(joined, keys).where(full).select(*keys, _T, *_tile_columns(group)))
-    if framed is None:
+    framed_spine, joined_spine = (s, None) if frames else (None, s)
+    stored_to = F.col(_T)
+    if horizon_col is not None:
+        loose = loose.unionByName(_middle_tiles(events, s, group, known))
+        stored_to = F.col(_CUT)
+        if frames:
+            framed_spine, joined_spine = s.where(_settled(group)), s.where(~_settled(group))
+    if joined_spine is not None:
+        full = ((F.unix_micros(F.col(TILE_END_COL)) <= floor_us(F.unix_micros(stored_to), F.col(HOP_COL)))
+                & _lower_bound(group, t_us))
+        loose = loose.unionByName(joined_spine.join(every, keys).where(full).select(*keys, _T, *_tile_columns(group)))
+    if framed_spine is None:
         return _aggregate(loose, s, group, t_col)
-    rows = _full_tile_frames(framed, s, group).unionByName(loose.withColumn(_FRAME, F.lit(None).cast("int")))
+    if horizon_col is not None:  # a joined row may meet no tile at all
+        loose = loose.unionByName(_empty_rows(joined_spine if joined_spine is not None else s, group))
+    rows = (_full_tile_frames(every, framed_spine.select(*keys, _T), group)
+            .unionByName(loose.withColumn(_FRAME, F.lit(None).cast("int"))))
     ids = {f: i for i, f in enumerate(_frames(group))}
     t, hop, end = F.col(_T), F.col(HOP_COL), F.col(TILE_END_COL)
     conditions = {w.column: (F.col(_FRAME) == F.lit(ids[(w.hop_us, w.window_us)]))

@@ -105,6 +105,7 @@ class _SpineTimes:
     run_days: frozenset[date]  # days whose run time (the end of the day) is a spine time
     other: bool                # some spine time is not the end of a day
     latest: Any                # the latest spine time (None: the spine has none)
+    earliest: Any = None       # the earliest spine time
 
 
 def _spine_times(spine: DataFrame, timestamp_col: str) -> _SpineTimes:
@@ -112,9 +113,10 @@ def _spine_times(spine: DataFrame, timestamp_col: str) -> _SpineTimes:
 
     t = F.col(timestamp_col)
     day = F.when(t == F.date_trunc("day", t), F.date_sub(F.to_date(t), 1)).alias("day")
-    rows = spine.where(t.isNotNull()).groupBy(day).agg(F.max(t).alias("latest")).collect()
+    rows = spine.where(t.isNotNull()).groupBy(day).agg(F.max(t).alias("latest"), F.min(t).alias("earliest")).collect()
     days = frozenset(r["day"] for r in rows if r["day"] is not None)
-    return _SpineTimes(days, any(r["day"] is None for r in rows), max((r["latest"] for r in rows), default=None))
+    return _SpineTimes(days, any(r["day"] is None for r in rows), max((r["latest"] for r in rows), default=None),
+                       min((r["earliest"] for r in rows), default=None))
 
 
 def _logs(*paths_versions: tuple[str, int | None]) -> list[LogSnapshot | None] | None:
@@ -213,7 +215,8 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     group = req.group
     src, src_version, source = _source(spark, group, config, versions)
     if availability == "known_at":
-        return _known_at_values(spark, req, spine, times, timestamp_col, src, src_version, source, lineage, config)
+        return _known_at_values(spark, req, spine, times, timestamp_col, src, src_version, source, versions, lineage,
+                                config)
 
     def all_events() -> DataFrame:
         from weir.batch.source import valid_events
@@ -255,17 +258,55 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     return values
 
 
+def _stale_from(files: list[Any], stored: _Stored) -> datetime | None:
+    """The earliest event the stored tiles lack: of a file committed after the tiles of a day it holds events of
+    were written (or that has no tiles), among the days the stored tiles cover; None when they lack none.
+
+    Compares the file's commit time with the newest write time of each day's tiles, as ``fresh_feature_days``
+    compares the feature table with its tiles. A file without statistics may hold events of any day."""
+    from weir.batch.source import day_start
+
+    covered_day = (stored.covered - timedelta(microseconds=1)).date()
+    first_day = min(stored.tile_days)
+    stale: datetime | None = None
+    for f in files:
+        lo = f.first_event.date() if f.first_event is not None else first_day
+        hi = f.last_event.date() if f.last_event is not None else covered_day
+        day, last = max(lo, first_day), min(hi, covered_day)
+        while day <= last:
+            written = stored.tile_days.get(day)
+            if written is None or written < f.committed:
+                at = f.first_event or day_start(first_day)
+                stale = at if stale is None else min(stale, at)
+                break
+            day += timedelta(days=1)
+    return stale
+
+
 def _known_at_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, times: _SpineTimes,
                      timestamp_col: str, src: str, src_version: int | None, source: LogSnapshot | None,
-                     lineage: dict[str, Any], config: RuntimeConfig) -> DataFrame:
-    """Values at each spine t from the events that were in the lake at t (their file's commit time <= t)."""
+                     versions: dict[str, int], lineage: dict[str, Any], config: RuntimeConfig) -> DataFrame:
+    """Values at each spine t from the events that were in the lake at t (their file's commit time <= t).
+
+    Stored tiles answer up to each row's horizon (every event before it was in the lake at t and is in the
+    tiles: ``weir.training.known_at.horizon_at``); the full tiles after it and the head come from the raw events
+    that were in the lake at t."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from weir.batch.source import valid_events
     from weir.compute.event_rules import event_day
+    from weir.compute.spark_agg import build_tiles
     from weir.compute.spark_pit import point_in_time_features
-    from weir.training.known_at import KNOWN_COL, commit_times, with_known_at
+    from weir.training.known_at import (
+        HORIZON_COL,
+        KNOWN_COL,
+        commit_times,
+        horizon_at,
+        known_horizons,
+        source_files,
+        with_known_at,
+    )
 
     group = req.group
     if source is None:
@@ -278,14 +319,33 @@ def _known_at_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, t
         rows = rows.withColumn(KNOWN_COL, F.min(KNOWN_COL).over(copies))
     events = valid_events(rows, group, keep=[KNOWN_COL])
     events = events.where((F.col(group.event_time) <= F.lit(times.latest)) & (F.col(KNOWN_COL) <= F.lit(times.latest)))
+
+    def all_events() -> DataFrame:
+        return valid_events(_read(spark, src, src_version), group)
+
+    read: dict[str, int | None] = {src: src_version}
+    stored = _stored_state(group, config, all_events, source, versions, read)
+    files = source_files(source, times_of, group.event_time)
+    if stored is not None:
+        newer = all_events().where((F.col(group.event_time) > F.lit(stored.covered))
+                                   & (F.col(group.event_time) <= F.lit(times.latest)))
+        tiles = (_read(spark, stored.tiles.path, stored.tiles.version).drop(PARTITION_COL)
+                 .where(F.col(TILE_END_COL) <= F.lit(stored.covered)).unionByName(build_tiles(newer, group)))
+        stale = _stale_from(files, stored)
+    else:
+        tiles, stale = build_tiles(all_events().where(F.col(group.event_time) <= F.lit(times.latest)), group), None
+    frames = _by_frames(stored.tiles if stored else None, stored.features if stored else None)
     lineage["groups"][group.name] = {
-        "spec_hash": group.spec_hash(), "spec_file": group.path, "delta_versions": {src: src_version},
-        "tiles": "rebuilt", "availability": "known_at", "commit_times": times_of.lineage()}
+        "spec_hash": group.spec_hash(), "spec_file": group.path, "delta_versions": read,
+        "tiles": "stored" if stored else "rebuilt", "availability": "known_at", "commit_times": times_of.lineage(),
+        "merge": "frames" if frames else "join"}
     keyed = spine.select(*group.key_columns, F.col(timestamp_col).alias(_T))
-    logs = _logs((tiles_path(config, group.name), None), (features_path(config, group.name), None))
-    frames = logs is not None and _by_frames(logs[0], logs[1])
-    lineage["groups"][group.name]["merge"] = "frames" if frames else "join"
-    values = point_in_time_features(events, keyed, group, t_col=_T, known_col=KNOWN_COL, frames=frames)
+    if times.earliest is not None:
+        keyed = known_horizons(spark, keyed, _T, horizon_at(files, stale), times.earliest, times.latest)
+    else:
+        keyed = keyed.withColumn(HORIZON_COL, F.lit(None).cast("timestamp"))
+    values = point_in_time_features(events, keyed, group, t_col=_T, tiles=tiles, known_col=KNOWN_COL,
+                                    horizon_col=HORIZON_COL, frames=frames)
     return values.select(*group.key_columns, _T, *req.columns, NEWEST_COL)
 
 

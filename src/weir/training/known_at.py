@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -122,3 +123,73 @@ def with_known_at(spark: SparkSession, rows: DataFrame, times: CommitTimes) -> D
     named = rows.withColumn("__weir_file", F.regexp_extract(F.col("_metadata.file_path"), r"([^/]+)$", 1))
     joined = named.join(F.broadcast(lookup), "__weir_file", "left")
     return joined.withColumn(KNOWN_COL, F.col("__weir_at")).drop("__weir_file", "__weir_at")
+
+
+#: the horizon column ``known_horizons`` adds to spine rows (timestamp; NULL: every event was in the lake)
+HORIZON_COL = "__weir_horizon"
+#: at most this many horizon buckets over the spine's time span (each bucket takes its start's horizon)
+_MAX_BUCKETS = 20_000
+_MIN_BUCKET_US = 5 * 60 * 10**6
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One live file of the source: when it was committed and the event times it holds (None: no statistics)."""
+
+    committed: datetime
+    first_event: datetime | None
+    last_event: datetime | None
+
+
+def source_files(snapshot: LogSnapshot, times: CommitTimes, event_time: str) -> list[SourceFile]:
+    """The live files with their commit times and event-time statistics (Delta truncates timestamp statistics to
+    milliseconds: the last event may be up to 1 ms later than the statistic)."""
+    out = []
+    for f in snapshot.files:
+        lo, hi = (_naive(f.get(f"{k}.{event_time}")) for k in ("min", "max"))
+        out.append(SourceFile(times.by_file[file_name(f["path"])], lo,
+                              None if hi is None else hi + timedelta(milliseconds=1)))
+    return out
+
+
+def _naive(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def horizon_at(files: list[SourceFile], floor: datetime | None) -> Callable[[datetime], datetime | None]:
+    """``t -> K(t)``: every event with event time before ``K(t)`` was in the lake at t and is in the stored tiles
+    (None: every event is). ``K(t)`` is the earliest event of the files committed after t, and never later than
+    ``floor`` (the earliest event the stored tiles lack). A file without statistics counts from the beginning."""
+    ordered = sorted(files, key=lambda f: f.committed)
+    commits = [f.committed for f in ordered]
+    suffix: list[datetime | None] = [None] * (len(ordered) + 1)  # earliest event of ordered[i:]
+    suffix[-1] = floor
+    for i in range(len(ordered) - 1, -1, -1):
+        first = ordered[i].first_event or datetime.min
+        nxt = suffix[i + 1]
+        suffix[i] = first if nxt is None else min(first, nxt)
+
+    def at(t: datetime) -> datetime | None:
+        return suffix[bisect_right(commits, t)]
+    return at
+
+
+def known_horizons(spark: SparkSession, spine: DataFrame, t_col: str, horizon: Callable[[datetime], Any],
+                   earliest: datetime, latest: datetime) -> DataFrame:
+    """``spine`` with ``HORIZON_COL``, the horizon at the start of each spine time's bucket (a horizon never
+    decreases with t, so an earlier one is safe: more is read from raw events, never less)."""
+    from pyspark.sql import functions as F
+
+    span = max(int((latest - earliest).total_seconds() * 1e6), 1)
+    step = max(_MIN_BUCKET_US, -(-span // _MAX_BUCKETS))
+    first = (int((earliest - datetime(1970, 1, 1)).total_seconds() * 1e6) // step) * step
+    rows = []
+    for b in range(first, int((latest - datetime(1970, 1, 1)).total_seconds() * 1e6) + 1, step):
+        k = horizon(datetime(1970, 1, 1) + timedelta(microseconds=b))
+        rows.append((b, k))
+    lookup = spark.createDataFrame(rows, f"__weir_bucket long, {HORIZON_COL} timestamp")
+    bucket = F.unix_micros(F.col(t_col)) - F.pmod(F.unix_micros(F.col(t_col)), F.lit(step))
+    return (spine.withColumn("__weir_bucket", bucket).join(F.broadcast(lookup), "__weir_bucket", "left")
+            .drop("__weir_bucket"))
