@@ -10,8 +10,12 @@ from weir.training.known_at import SourceFile, horizon_at
 T0 = datetime(2026, 11, 1)
 
 
+def _at(h: float | None) -> datetime | None:
+    return None if h is None else T0 + timedelta(hours=h)
+
+
 def _f(committed_h: float, first_h: float | None, last_h: float | None = None) -> SourceFile:
-    at = (lambda h: None if h is None else T0 + timedelta(hours=h))
+    at = _at
     return SourceFile(T0 + timedelta(hours=committed_h), at(first_h), at(last_h if last_h is not None else first_h))
 
 
