@@ -171,6 +171,41 @@ def _end(args: argparse.Namespace) -> date:
 
 
 # ------------------------------------------------------------------------------------------------ prepare
+#: ``--loads daily``: each day's events are committed this long after the day ends
+LOAD_LAG = timedelta(minutes=30)
+
+
+def split_commit_by_day(table: Path, lag: timedelta) -> int:
+    """Rewrite the one commit of a freshly written ``ds``-partitioned table as one commit per day, each dated the
+    end of its day plus ``lag``: the log a nightly load leaves (bench only; the data files are unchanged, so
+    every figure but the commit times is the same as for one load). Returns the number of commits."""
+    log = table / "_delta_log"
+    actions = [json.loads(line) for line in (log / f"{0:020d}.json").read_text().splitlines() if line.strip()]
+    info = next(a["commitInfo"] for a in actions if "commitInfo" in a)
+    head = [a for a in actions if "add" not in a and "commitInfo" not in a]  # protocol, metaData
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for a in actions:
+        if "add" in a:
+            by_day.setdefault(a["add"]["partitionValues"]["ds"], []).append(a)
+    for f in log.iterdir():
+        if f.is_file():
+            f.unlink()
+    for version, (ds, adds) in enumerate(sorted(by_day.items())):
+        at = datetime.combine(date.fromisoformat(ds) + timedelta(days=1), datetime.min.time()) + lag
+        ms = int((at - datetime(1970, 1, 1)).total_seconds() * 1000)
+        commit = {**info, "timestamp": ms, "operation": "WRITE",
+                  "operationParameters": {"mode": "Overwrite" if version == 0 else "Append",
+                                          "partitionBy": info.get("operationParameters", {}).get("partitionBy", "[]")}}
+        if "inCommitTimestamp" in info:
+            commit["inCommitTimestamp"] = ms
+        lines = [{"commitInfo": commit}, *(head if version == 0 else []),
+                 *({"add": {**a["add"], "modificationTime": ms}} for a in adds)]
+        path = log / f"{version:020d}.json"
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        os.utime(path, (ms / 1000, ms / 1000))
+    return len(by_day)
+
+
 def worker_prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Demo tables, backfill of the three groups, Feast exports of the feature tables (TTL/defaults applied)."""
     data = Path(args.data)
@@ -187,7 +222,10 @@ def worker_prepare(args: argparse.Namespace) -> dict[str, Any]:
     start = end - timedelta(days=args.days)
     demo = generate(SEED, datetime.combine(start, datetime.min.time()), args.days, args.users,
                     max(50, args.users // 100), args.txns_per_user_per_day)
-    write_demo_tables(spark, demo, config.lake)
+    paths = write_demo_tables(spark, demo, config.lake)
+    if args.loads == "daily":
+        for name in ("transactions", "repayments"):
+            split_commit_by_day(Path(paths[name]), LOAD_LAG)
     backfill_s = {}
     for group in _groups(config):
         t0 = time.perf_counter()
@@ -463,6 +501,9 @@ def main() -> None:
                         help="day ends; anywhere in the data's days; or after the sources' commit (till now)")
     parser.add_argument("--end", default="", help="day after the data's last day (ISO date or 'today'); "
                         f"default {END}")
+    parser.add_argument("--loads", choices=["once", "daily"], default="once",
+                        help="the sources committed in one load, or one commit per day at its end + "
+                        f"{int(LOAD_LAG.total_seconds() // 60)} min (a nightly load: known_at reads each day raw)")
     parser.add_argument("--known-at", action="store_true",
                         help="also run Weir with availability='known_at' (weir_known)")
     parser.add_argument("--availability", default="event_time", help=argparse.SUPPRESS)
@@ -496,13 +537,14 @@ def main() -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=data))
     base = [sys.executable, str(Path(__file__).resolve()), "--data", str(data), "--users", str(args.users),
             "--days", str(args.days), "--txns-per-user-per-day", str(args.txns_per_user_per_day),
-            "--spine-rows", str(args.spine_rows), "--spine-times", args.spine_times, "--end", args.end]
+            "--spine-rows", str(args.spine_rows), "--spine-times", args.spine_times, "--end", args.end,
+            "--loads", args.loads]
     env = {**os.environ, "WEIR_SPARK_DRIVER_MEMORY": args.driver_memory, "PYTHONUNBUFFERED": "1"}
     load = os.getloadavg()
     print(f"command: {cmd}\ndata: {data}; load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
 
     key = {"users": args.users, "days": args.days, "rate": args.txns_per_user_per_day, "seed": SEED,
-           "end": str(_end(args))}
+           "end": str(_end(args)), **({"loads": args.loads} if args.loads != "once" else {})}
     marker = data / "prepared.json"
     prepared = json.loads(marker.read_text()) if marker.exists() else {}
     if prepared.get("key") != key:

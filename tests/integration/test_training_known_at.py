@@ -231,15 +231,19 @@ def test_known_at_reads_stored_tiles_only_for_what_they_hold(spark, weir_config,
                    c2 + timedelta(days=2)]
     spine_rows = [(u, t, i) for i, (u, t) in enumerate((u, t) for u in users for t in spine_times)]
 
-    def check() -> None:
-        ts = _build(spark, weir_config, group, spine_rows, "known_at")
+    def check(rows_at: list[tuple[str, datetime, int]]) -> dict[str, Any]:
+        ts = _build(spark, weir_config, group, rows_at, "known_at")
         assert ts.lineage["groups"][name]["tiles"] == "stored"
-        assert ts.lineage["groups"][name]["merge"] == merge
         rows = ts.df.collect()
-        assert len(rows) == len(spine_rows)
+        assert len(rows) == len(rows_at)
         for r in rows:
             assert_served_values_match(group, [e for e, c in pairs if c <= r.ts], [r], TTL_US)
+        return dict(ts.lineage["groups"][name])
 
-    check()  # tiles stale for the late events' days
+    after_all = [r for r in spine_rows if r[1] >= c2]
+    assert check(spine_rows)["merge"] == merge  # tiles stale for the late events' days
+    assert "horizon" not in check(after_all)    # ... so even rows after every commit read those days raw
     backfill(spark, group, (today - timedelta(days=3)).date(), (today - timedelta(days=1)).date(), weir_config)
-    check()  # rerun: the tiles hold the late events too, and are read up to each row's horizon
+    assert check(spine_rows)["merge"] == merge  # rerun: the tiles hold the late events too
+    # every event in the lake and the tiles at every spine time: the event_time build, as the lineage says
+    assert check(after_all)["horizon"].startswith("none")

@@ -215,8 +215,11 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     group = req.group
     src, src_version, source = _source(spark, group, config, versions)
     if availability == "known_at":
-        return _known_at_values(spark, req, spine, times, timestamp_col, src, src_version, source, versions, lineage,
-                                config)
+        known = _known_at_values(spark, req, spine, times, timestamp_col, src, src_version, source, versions,
+                                 lineage, config)
+        if known is not None:
+            return known
+        # every event was in the lake (and in the stored tiles) at the earliest spine time: the event_time values
 
     def all_events() -> DataFrame:
         from weir.batch.source import valid_events
@@ -225,8 +228,8 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
 
     read: dict[str, int | None] = {src: src_version}
     stored = _stored_state(group, config, all_events, source, versions, read)
-    info: dict[str, Any] = {"spec_hash": group.spec_hash(), "spec_file": group.path, "delta_versions": read,
-                            "tiles": "stored" if stored else "rebuilt"}
+    info: dict[str, Any] = {**lineage["groups"].get(group.name, {}), "spec_hash": group.spec_hash(),
+                            "spec_file": group.path, "delta_versions": read, "tiles": "stored" if stored else "rebuilt"}
     lineage["groups"][group.name] = info
 
     keyed = spine.select(*group.key_columns, F.col(timestamp_col).alias(_T))
@@ -285,8 +288,10 @@ def _stale_from(files: list[Any], stored: _Stored) -> datetime | None:
 
 def _known_at_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, times: _SpineTimes,
                      timestamp_col: str, src: str, src_version: int | None, source: LogSnapshot | None,
-                     versions: dict[str, int], lineage: dict[str, Any], config: RuntimeConfig) -> DataFrame:
-    """Values at each spine t from the events that were in the lake at t (their file's commit time <= t).
+                     versions: dict[str, int], lineage: dict[str, Any], config: RuntimeConfig) -> DataFrame | None:
+    """Values at each spine t from the events that were in the lake at t (their file's commit time <= t); None
+    when every event was in the lake and in the stored tiles at the earliest spine time (the ``event_time``
+    values are then the same).
 
     Stored tiles answer up to each row's horizon (every event before it was in the lake at t and is in the
     tiles: ``weir.training.known_at.horizon_at``); the full tiles after it and the head come from the raw events
@@ -301,6 +306,7 @@ def _known_at_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, t
     from weir.training.known_at import (
         HORIZON_COL,
         KNOWN_COL,
+        SourceFile,
         commit_times,
         horizon_at,
         known_horizons,
@@ -326,6 +332,10 @@ def _known_at_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, t
     read: dict[str, int | None] = {src: src_version}
     stored = _stored_state(group, config, all_events, source, versions, read)
     files = source_files(source, times_of, group.event_time)
+    if any(f.first_event is None or f.last_event is None for f in files):  # no statistics: bound them by a scan
+        lo, hi = all_events().agg(F.min(group.event_time), F.max(group.event_time)).first()  # type: ignore[misc]
+        files = [SourceFile(f.committed, f.first_event or lo, f.last_event or hi) for f in files
+                 if lo is not None or (f.first_event is not None and f.last_event is not None)]
     if stored is not None:
         newer = all_events().where((F.col(group.event_time) > F.lit(stored.covered))
                                    & (F.col(group.event_time) <= F.lit(times.latest)))
@@ -334,16 +344,17 @@ def _known_at_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, t
         stale = _stale_from(files, stored)
     else:
         tiles, stale = build_tiles(all_events().where(F.col(group.event_time) <= F.lit(times.latest)), group), None
+    horizon = horizon_at(files, stale)
+    known_info = {"availability": "known_at", "commit_times": times_of.lineage()}
+    if times.earliest is None or horizon(times.earliest) is None:
+        lineage["groups"][group.name] = {**known_info, "horizon": "none: every event was in the lake and the tiles"}
+        return None
     frames = _by_frames(stored.tiles if stored else None, stored.features if stored else None)
     lineage["groups"][group.name] = {
         "spec_hash": group.spec_hash(), "spec_file": group.path, "delta_versions": read,
-        "tiles": "stored" if stored else "rebuilt", "availability": "known_at", "commit_times": times_of.lineage(),
-        "merge": "frames" if frames else "join"}
-    keyed = spine.select(*group.key_columns, F.col(timestamp_col).alias(_T))
-    if times.earliest is not None:
-        keyed = known_horizons(spark, keyed, _T, horizon_at(files, stale), times.earliest, times.latest)
-    else:
-        keyed = keyed.withColumn(HORIZON_COL, F.lit(None).cast("timestamp"))
+        "tiles": "stored" if stored else "rebuilt", **known_info, "merge": "frames" if frames else "join"}
+    keyed = known_horizons(spark, spine.select(*group.key_columns, F.col(timestamp_col).alias(_T)), _T, horizon,
+                           [f.committed for f in files], times.earliest, times.latest)
     values = point_in_time_features(events, keyed, group, t_col=_T, tiles=tiles, known_col=KNOWN_COL,
                                     horizon_col=HORIZON_COL, frames=frames)
     return values.select(*group.key_columns, _T, *req.columns, NEWEST_COL)

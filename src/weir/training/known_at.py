@@ -161,7 +161,8 @@ def _naive(value: Any) -> datetime | None:
 def horizon_at(files: list[SourceFile], floor: datetime | None) -> Callable[[datetime], datetime | None]:
     """``t -> K(t)``: every event with event time before ``K(t)`` was in the lake at t and is in the stored tiles
     (None: every event is). ``K(t)`` is the earliest event of the files committed after t, and never later than
-    ``floor`` (the earliest event the stored tiles lack). A file without statistics counts from the beginning."""
+    ``floor`` (the earliest event the stored tiles lack). A file without statistics counts from the beginning.
+    ``K`` never decreases with t and changes only at commit times."""
     ordered = sorted(files, key=lambda f: f.committed)
     commits = [f.committed for f in ordered]
     suffix: list[datetime | None] = [None] * (len(ordered) + 1)  # earliest event of ordered[i:]
@@ -177,19 +178,29 @@ def horizon_at(files: list[SourceFile], floor: datetime | None) -> Callable[[dat
 
 
 def known_horizons(spark: SparkSession, spine: DataFrame, t_col: str, horizon: Callable[[datetime], Any],
-                   earliest: datetime, latest: datetime) -> DataFrame:
-    """``spine`` with ``HORIZON_COL``, the horizon at the start of each spine time's bucket (a horizon never
-    decreases with t, so an earlier one is safe: more is read from raw events, never less)."""
+                   commits: list[datetime], earliest: datetime, latest: datetime) -> DataFrame:
+    """``spine`` with ``HORIZON_COL = horizon(t)``, exactly: the spine's time span is cut into buckets (at most
+    ``_MAX_BUCKETS``), each holding its start's horizon and the commits inside it, after which the horizon
+    changes; a row takes the value after the last of those commits at or before its t (Spark's ``aggregate``
+    over the bucket's few commits), so no Spark job sees more than one small broadcast table."""
     from pyspark.sql import functions as F
 
+    epoch = datetime(1970, 1, 1)
     span = max(int((latest - earliest).total_seconds() * 1e6), 1)
     step = max(_MIN_BUCKET_US, -(-span // _MAX_BUCKETS))
-    first = (int((earliest - datetime(1970, 1, 1)).total_seconds() * 1e6) // step) * step
-    rows = []
-    for b in range(first, int((latest - datetime(1970, 1, 1)).total_seconds() * 1e6) + 1, step):
-        k = horizon(datetime(1970, 1, 1) + timedelta(microseconds=b))
-        rows.append((b, k))
-    lookup = spark.createDataFrame(rows, f"__weir_bucket long, {HORIZON_COL} timestamp")
-    bucket = F.unix_micros(F.col(t_col)) - F.pmod(F.unix_micros(F.col(t_col)), F.lit(step))
+    first = (int((earliest - epoch).total_seconds() * 1e6) // step) * step
+    last = int((latest - epoch).total_seconds() * 1e6)
+    inside: dict[int, list[datetime]] = {}
+    for c in sorted(set(commits)):
+        b = (int((c - epoch).total_seconds() * 1e6) // step) * step
+        if first <= b <= last:
+            inside.setdefault(b, []).append(c)
+    rows = [(b, horizon(epoch + timedelta(microseconds=b)), [(c, horizon(c)) for c in inside.get(b, [])])
+            for b in range(first, last + 1, step)]
+    lookup = spark.createDataFrame(
+        rows, "__weir_bucket long, __weir_k0 timestamp, __weir_after array<struct<c: timestamp, k: timestamp>>")
+    t = F.col(t_col)
+    bucket = F.unix_micros(t) - F.pmod(F.unix_micros(t), F.lit(step))
+    k = F.aggregate("__weir_after", F.col("__weir_k0"), lambda acc, x: F.when(x["c"] <= t, x["k"]).otherwise(acc))
     return (spine.withColumn("__weir_bucket", bucket).join(F.broadcast(lookup), "__weir_bucket", "left")
-            .drop("__weir_bucket"))
+            .withColumn(HORIZON_COL, k).drop("__weir_bucket", "__weir_k0", "__weir_after"))
