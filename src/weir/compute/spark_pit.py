@@ -178,27 +178,44 @@ def _head_tiles(events: DataFrame, s: DataFrame, group: FeatureGroup, known: Col
     return out
 
 
-def _middle_tiles(events: DataFrame, s: DataFrame, group: FeatureGroup, known: Column) -> DataFrame:
+def _middle_tiles(events: DataFrame, s: DataFrame, group: FeatureGroup, known_col: str, dense: bool) -> DataFrame:
     """Per spine (keys, t) and hop h: the full tiles ``(floor_h(cut), floor_h(t)]`` that the stored tiles cannot
-    answer for (they may hold events not yet in the lake at t), aggregated from the raw events available at t.
+    answer for (they may hold events not yet in the lake at t), from the raw events available at t; only those
+    some window of the hop reaches (``floor_h(t) - longest window`` on).
 
-    Spine rows meet only the events of the days those tiles span (an equi-join on (keys, day)); a row whose cut is
-    in its own head bucket has none.
+    Sparse entities (``dense`` False) join each row to the raw events of the days those tiles span (an equi-join
+    on (keys, day)). Dense ones first aggregate the events into tiles split by availability, and each row meets
+    only the rows of its own tiles (an equi-join on (keys, tile end)): a merchant's hundred events a day become a
+    few rows per tile.
     """
     keys = group.key_columns
-    ev_day = "__weir_day"
-    ev = events.where(F.col(group.event_time).isNotNull()).withColumn(ev_day, F.to_date(F.col(group.event_time)))
+    longest = longest_window_per_hop(feature_windows(group), lifetime=True)
+    ev = events.where(F.col(group.event_time).isNotNull())
     ts_us = F.unix_micros(F.col(group.event_time))
+    known = F.col(known_col) <= F.col(_T)
     out: DataFrame | None = None
     for hop in group_hops(group):
-        lo, hi = floor_us(F.unix_micros(F.col(_CUT)), hop), floor_us(F.unix_micros(F.col(_T)), hop)
-        days = F.sequence(F.to_date(F.timestamp_micros(lo + F.lit(1))), F.to_date(F.timestamp_micros(hi)))
-        rows = (s.where(lo < hi).select(*keys, _T, lo.alias("__weir_lo"), hi.alias("__weir_hi"),
-                                        F.explode(days).alias(ev_day))
-                .join(ev, [*keys, ev_day])
-                .where((ts_us > F.col("__weir_lo")) & (ts_us <= F.col("__weir_hi")) & known))
-        mid = (with_tile_end(rows, group, hop).groupBy(*keys, _T, HOP_COL, TILE_END_COL)
-               .agg(*tile_aggregations(group, hop)).select(*keys, _T, *_tile_columns(group)))
+        hi = floor_us(F.unix_micros(F.col(_T)), hop)
+        lo = floor_us(F.unix_micros(F.col(_CUT)), hop)
+        if longest.get(hop) is not None:
+            lo = F.greatest(lo, hi - F.lit(longest[hop]))
+        rows = s.where(lo < hi).select(*keys, _T, lo.alias("__weir_lo"), hi.alias("__weir_hi"))
+        lo, hi = F.col("__weir_lo"), F.col("__weir_hi")
+        if dense:
+            end_us = "__weir_end_us"
+            split = (with_tile_end(ev, group, hop).groupBy(*keys, TILE_END_COL, known_col)
+                     .agg(*tile_aggregations(group, hop)).withColumn(end_us, F.unix_micros(F.col(TILE_END_COL))))
+            mid = (rows.select(*keys, _T, F.explode(F.sequence(lo + F.lit(hop), hi, F.lit(hop))).alias(end_us))
+                   .join(split, [*keys, end_us]).where(known).withColumn(HOP_COL, F.lit(hop).cast("long")))
+        else:
+            day = "__weir_day"
+            days = F.sequence(F.to_date(F.timestamp_micros(lo + F.lit(1))), F.to_date(F.timestamp_micros(hi)))
+            mid = (rows.select(*keys, _T, lo, hi, F.explode(days).alias(day))
+                   .join(ev.withColumn(day, F.to_date(F.col(group.event_time))), [*keys, day])
+                   .where((ts_us > lo) & (ts_us <= hi) & known))
+            mid = (with_tile_end(mid, group, hop).groupBy(*keys, _T, HOP_COL, TILE_END_COL)
+                   .agg(*tile_aggregations(group, hop)))
+        mid = mid.select(*keys, _T, *_tile_columns(group))
         out = mid if out is None else out.unionByName(mid)
     assert out is not None
     return out
@@ -238,7 +255,8 @@ def point_in_time_features(events: DataFrame, spine: DataFrame, group: FeatureGr
     framed_spine, joined_spine = (s, None) if frames else (None, s)
     stored_to = F.col(_T)
     if horizon_col is not None:
-        loose = loose.unionByName(_middle_tiles(events, s, group, known))
+        assert known_col is not None, "a horizon needs the events' availability"
+        loose = loose.unionByName(_middle_tiles(events, s, group, known_col, dense=frames))
         stored_to = F.col(_CUT)
         if frames:
             framed_spine, joined_spine = s.where(_settled(group)), s.where(~_settled(group))
