@@ -10,7 +10,8 @@ spec hashes and the Delta versions it read, so it can be rebuilt exactly.
 
 With ``availability="known_at"`` an event counts at t only if it was also in the lake at t (the commit time of
 its file, ``weir.training.known_at``): values are what the online store could have served at t, without late
-events leaking into earlier rows. Tiles are then rebuilt from the events (stored ones hold every event).
+events leaking into earlier rows. Stored tiles then answer up to each row's horizon (every earlier event was in
+the lake at t and is in them); the tiles after it come from the events that were in the lake at t.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from weir.training.refs import GroupRequest, TrainingSetError, check_spine_colum
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+
+    from weir.training.known_at import SourceFile
 
 log = logging.getLogger(__name__)
 
@@ -261,12 +264,13 @@ def _group_values(spark: SparkSession, req: GroupRequest, spine: DataFrame, time
     return values
 
 
-def _stale_from(files: list[Any], stored: _Stored) -> datetime | None:
+def _stale_from(files: list[SourceFile], stored: _Stored) -> datetime | None:
     """The earliest event the stored tiles lack: of a file committed after the tiles of a day it holds events of
     were written (or that has no tiles), among the days the stored tiles cover; None when they lack none.
 
     Compares the file's commit time with the newest write time of each day's tiles, as ``fresh_feature_days``
-    compares the feature table with its tiles. A file without statistics may hold events of any day."""
+    compares the feature table with its tiles. A file without statistics may hold events of any day. Not seen: a
+    file committed while the run of its day was between reading the source and writing the tiles."""
     from weir.batch.source import day_start
 
     covered_day = (stored.covered - timedelta(microseconds=1)).date()
