@@ -4,8 +4,10 @@ events on the wire (the JSON a Kafka producer sends). The oracle over the same e
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 WIRE_TS = "%Y-%m-%dT%H:%M:%S.%fZ"  # event times on the wire: ISO 8601, microseconds, UTC with a Z
@@ -49,3 +51,21 @@ def write_source(spark: Any, path: str, events: Iterable[Mapping[str, Any]], sch
                  mode: str = "overwrite") -> None:
     """Write ``events`` to the Delta table at ``path`` (a group's offline source)."""
     source_df(spark, events, schema).write.format("delta").mode(mode).save(path)
+
+
+def isolated_group(spec_text: str, lake_dir: Path, tmp_path: Path, tag: str, **settings: Any) -> tuple[Any, Any]:
+    """(config, group) for a test that runs jobs as child processes: the group's spec in a specs dir of its own,
+    and a lake, checkpoints, online table prefix and state dir no other test shares (``tag`` plus a run id).
+    ``settings``: more ``build_config`` fields (a private broker's ports, a master)."""
+    from weir.runtime import build_config
+    from weir.spec import parse_spec_text
+
+    run = uuid.uuid4().hex[:8]
+    group = parse_spec_text(spec_text)
+    specs = tmp_path / "specs"
+    specs.mkdir(exist_ok=True)
+    (specs / f"{group.name}.yaml").write_text(spec_text)
+    config = build_config(lake_path=str(lake_dir / f"{tag}-{run}"), checkpoint_path=str(lake_dir / f"{tag}-ck-{run}"),
+                          dynamodb_table_prefix=f"{tag}{run}_", specs_dir=specs, state_dir=tmp_path / "state",
+                          **settings)
+    return config, group

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from oracle import group_values, same_value, us
+from test_stream_job import SPEC as STREAM_SPEC
 
 from weir.devstack.spark_cluster import StandaloneCluster
 from weir.runtime import RuntimeConfig, build_config
@@ -36,25 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "weir-cluster"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "weir-test", "AWS_SECRET_ACCESS_KEY": "weir-test-secret",
            "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
-SPEC = """
-name: {name}
-entity: {{name: user, keys: [user_id]}}
-source:
-  delta: {table}
-  kafka: {{topic: {topic}}}
-  event_time: event_ts
-  columns: {{txn_id: string, user_id: string, merchant_id: string, amount: double, status: string,
-             event_ts: timestamp}}
-  allowed_lateness: 1h
-features:
-  - {{name: txn_count, aggregation: count, windows: [1h, 1d, 7d]}}
-  - {{name: txn_amount, aggregation: sum, column: amount, windows: [1d, 30d]}}
-  - {{name: declined_count, aggregation: count, where: "status = 'declined'", windows: [1d]}}
-  - {{name: max_amount, aggregation: max, column: amount, windows: [7d]}}
-  - {{name: last_merchant, aggregation: last, column: merchant_id}}
-  - {{name: distinct_merchants, aggregation: approx_count_distinct, column: merchant_id, windows: [30d]}}
-online: {{ttl: 30d, freshness_slo: 1h}}
-expectations:
+# the stream test's group (every aggregation kind) with a validation rule, so the cluster's validate job has work
+SPEC = STREAM_SPEC + """expectations:
   - {{expectation: ExpectColumnValuesToNotBeNull, kwargs: {{column: user_id}}}}
 """
 # feature group -> its Delta source table (each test owns its groups)

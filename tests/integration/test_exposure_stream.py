@@ -32,7 +32,7 @@ from weir.runtime import RuntimeConfig, build_config
 pytestmark = pytest.mark.integration
 
 DAY = datetime(2026, 11, 30, 22, 0, tzinfo=UTC).timestamp()  # exposures straddle a UTC midnight (two ds)
-CRASHING_JOB = Path(__file__).with_name("crashing_exposure_job.py")
+CRASHING_JOB = Path(__file__).with_name("crashing_job.py")
 
 
 def _exposures(n: int, seed: int) -> list[Exposure]:

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import make_events, wire
+from builders import isolated_group, make_events, wire
 from test_stream_job import SPEC, assert_online_matches_oracle
 
 from weir.jobs import job_file
 from weir.process import free_port
-from weir.runtime import RuntimeConfig, build_config
-from weir.spec import parse_spec_text
+from weir.runtime import RuntimeConfig
 
 pytestmark = pytest.mark.integration
 
@@ -58,17 +57,10 @@ def test_broker_restart_while_streaming_loses_nothing(stack: RuntimeConfig, spar
     from weir.process import read_pid, stop_process
     from weir.stream import produce_records, supervisor
 
-    run = uuid.uuid4().hex[:8]
     name = "spend_br"
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    text = SPEC.format(name=name, topic=f"weir-test-br-{run}", table="unused_source")
-    (specs / f"{name}.yaml").write_text(text)
-    group = parse_spec_text(text)
-    state = tmp_path / "state"
-    config = build_config(lake_path=str(lake_dir / f"br-{run}"), checkpoint_path=str(lake_dir / f"br-ck-{run}"),
-                          dynamodb_table_prefix=f"br{run}_", specs_dir=specs, state_dir=state,
-                          kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", kafka_controller_port=free_port())
+    text = SPEC.format(name=name, topic=f"weir-test-br-{uuid.uuid4().hex[:8]}", table="unused_source")
+    config, group = isolated_group(text, lake_dir, tmp_path, "br", kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+                                   kafka_controller_port=free_port())
     # the private broker runs the jars the shared stack already fetched
     jars_dir(config).parent.mkdir(parents=True)
     jars_dir(config).symlink_to(jars_dir(stack).resolve(), target_is_directory=True)

@@ -6,13 +6,15 @@
 2. a checkpoint written by the stateless plan is migrated: moved aside, the stateful query starts from its
    committed offsets (nothing read twice) with the state seeded from the event log (copies still caught);
 3. a crash between the online writes and the log append (``after_online``) of a batch with copies, then a
-   restart: each event once in the log and online, each copy dead-lettered once.
+   restart: each event once in the log and online, each copy dead-lettered once;
+4. keys leave the state after the horizon (Spark's TTL), so the state stays bounded.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import make_events, wire
+from builders import isolated_group, make_events, wire
 from oracle import group_values
 from test_stream_exactly_once import CRASHING_JOB, _run_job
 from test_stream_hostile import SPEC
@@ -179,14 +181,8 @@ def test_a_crash_after_the_online_writes_keeps_each_event_once(stack: RuntimeCon
     from weir.online.store import DynamoOnlineStore
     from weir.stream import produce_records
 
-    run = uuid.uuid4().hex[:8]
-    text = SPEC.format(topic=f"weir-test-dedup-crash-{run}")
-    group = parse_spec_text(text)
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / f"{group.name}.yaml").write_text(text)
-    config = build_config(lake_path=str(lake_dir / f"dc-{run}"), checkpoint_path=str(lake_dir / f"dc-ck-{run}"),
-                          dynamodb_table_prefix=f"dc{run}_", specs_dir=specs, state_dir=tmp_path / "state")
+    text = SPEC.format(topic=f"weir-test-dedup-crash-{uuid.uuid4().hex[:8]}")
+    config, group = isolated_group(text, lake_dir, tmp_path, "dc")
     events = _recent_events(40, seed=23)
     records = [*map(_raw, events[:15]), *(_raw(events[i]) for i in (1, 3, 5, 7, 9)),  # batch 0
                *map(_raw, events[15:30]), *(_raw(events[i]) for i in (0, 2, 15, 16, 20)),  # batch 1
@@ -203,3 +199,35 @@ def test_a_crash_after_the_online_writes_keeps_each_event_once(stack: RuntimeCon
         _assert_each_once(spark, config, group, records, "seen in an earlier micro-batch")
     finally:
         store.drop_table(group.name)
+
+
+def test_a_key_leaves_the_state_after_its_horizon(group_and_store: tuple[RuntimeConfig, FeatureGroup],
+                                                  spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are kept for the horizon (days in production; 3 s here) and then evicted by Spark's TTL: the state
+    holds only the keys of recent batches, and a copy arriving after the horizon is no longer caught by it (the
+    documented limit: under the horizon's condition such a copy is late). Fails if keys never expire."""
+    import weir.stream.dedup as dedup
+    from weir.lake.delta import table_exists
+    from weir.lake.paths import checkpoint_path, deadletter_path, events_path
+    from weir.stream import StreamOptions, produce_records, run_stream
+
+    monkeypatch.setattr(dedup, "dedup_horizon_us", lambda _group: 3_000_000)
+    config, group = group_and_store
+    events = _recent_events(5, seed=24)
+    produce_records(config, group, [_raw(e) for e in events[:3]], partition=0)
+    run_stream(spark, group, config, StreamOptions(available_now=True))
+    time.sleep(4.0)  # past the horizon of every key of the first batch
+    # events[2] is the newest so far: its copy is on time (not late), so only the state could catch it
+    produce_records(config, group, [_raw(events[2]), _raw(events[3])], partition=0)
+    run_stream(spark, group, config, StreamOptions(available_now=True))
+
+    logged = sorted(r[0] for r in spark.read.format("delta").load(events_path(config, group.name))
+                    .select("txn_id").collect())
+    assert logged == sorted([events[0]["txn_id"], events[1]["txn_id"], events[2]["txn_id"], events[2]["txn_id"],
+                             events[3]["txn_id"]])
+    dead = deadletter_path(config, group.name)
+    assert not table_exists(spark, dead) or spark.read.format("delta").load(dead).count() == 0
+    state = (spark.read.format("statestore").option("stateVarName", "first_seen")
+             .load(checkpoint_path(config, group.name)))
+    held = sorted(r["key"][0] for r in state.collect())
+    assert held == sorted([events[2]["txn_id"], events[3]["txn_id"]])  # the first batch's keys were evicted

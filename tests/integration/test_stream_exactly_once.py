@@ -1,7 +1,7 @@
 """Exactly-once effect of the streaming job across crashes, with the job as a real background process.
 
 1. the job crashes itself (``os._exit``, like ``kill -9``, from a hook passed to ``BatchProcessor``'s ``on_stage``
-   seam by ``crashing_stream_job.py``) in batch 1 right after its online writes, before the batch is committed:
+   seam by ``crashing_job.py``) in batch 1 right after its online writes, before the batch is committed:
    the restart replays batch 1;
 2. the supervisor restarts it; it is ``kill -9``-ed mid-run while more records wait;
 3. an available-now run drains the rest.
@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import make_events, wire
+from builders import isolated_group, make_events, wire
 from test_stream_job import SPEC, assert_online_matches_oracle
 
 from weir.jobs import job_file
-from weir.runtime import RuntimeConfig, build_config
-from weir.spec import parse_spec_text
+from weir.runtime import RuntimeConfig
 
 pytestmark = pytest.mark.integration
 
 ARGS = ["--trigger-seconds", "1", "--max-offsets-per-trigger", "20"]
-CRASHING_JOB = Path(__file__).with_name("crashing_stream_job.py")  # the crash enters through the job's on_stage seam
+CRASHING_JOB = Path(__file__).with_name("crashing_job.py")  # the crash enters through the job's on_stage seam
 
 
 def _run_job(config: RuntimeConfig, group: str, args: list[str], timeout: float, script: Path | None = None,
@@ -49,15 +48,9 @@ def test_crash_and_kill_then_restart_counts_every_event_once(stack: RuntimeConfi
     from weir.online.store import DynamoOnlineStore
     from weir.stream import produce_records, supervisor
 
-    run = uuid.uuid4().hex[:8]
     name = "spend_eo"
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    text = SPEC.format(name=name, topic=f"weir-test-eo-{run}", table="unused_source")
-    (specs / f"{name}.yaml").write_text(text)
-    group = parse_spec_text(text)
-    config = build_config(lake_path=str(lake_dir / f"eo-{run}"), checkpoint_path=str(lake_dir / f"eo-ck-{run}"),
-                          dynamodb_table_prefix=f"eo{run}_", specs_dir=specs, state_dir=tmp_path / "state")
+    text = SPEC.format(name=name, topic=f"weir-test-eo-{uuid.uuid4().hex[:8]}", table="unused_source")
+    config, group = isolated_group(text, lake_dir, tmp_path, "eo")
     first = make_events(120, seed=5, users=6)
     produce_records(config, group, [wire(e) for e in first], partition=0)
     store = DynamoOnlineStore(config)

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import make_events, wire
+from builders import isolated_group, make_events, wire
 from test_stream_job import SPEC, assert_online_matches_oracle
 
-from weir.runtime import RuntimeConfig, build_config
-from weir.spec import parse_spec_text
+from weir.runtime import RuntimeConfig
 
 pytestmark = pytest.mark.integration
 
@@ -38,16 +37,9 @@ def test_worker_killed_mid_writes_is_retried_without_double_counting(stack: Runt
     from weir.online.store import DynamoOnlineStore
     from weir.stream import produce_records
 
-    run = uuid.uuid4().hex[:8]
     name = "spend_wd"
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    text = SPEC.format(name=name, topic=f"weir-test-wd-{run}", table="unused_source")
-    (specs / f"{name}.yaml").write_text(text)
-    group = parse_spec_text(text)
-    config = build_config(lake_path=str(lake_dir / f"wd-{run}"), checkpoint_path=str(lake_dir / f"wd-ck-{run}"),
-                          dynamodb_table_prefix=f"wd{run}_", specs_dir=specs, state_dir=tmp_path / "state",
-                          spark_master="local[2,4]")
+    text = SPEC.format(name=name, topic=f"weir-test-wd-{uuid.uuid4().hex[:8]}", table="unused_source")
+    config, group = isolated_group(text, lake_dir, tmp_path, "wd", spark_master="local[2,4]")
     events = make_events(150, seed=8, users=30)
     users = {e["user_id"] for e in events}
     produce_records(config, group, [wire(e) for e in events], partition=0)

@@ -197,17 +197,16 @@ def _write(spark, path: Path, batch: list[dict[str, Any]], mode: str) -> None:  
     spark.createDataFrame(rows, SCHEMA).repartition(2).write.format("delta").mode(mode).save(str(path))
 
 
-@pytest.mark.parametrize("merge", ["join", "frames"])
-def test_known_at_reads_stored_tiles_only_for_what_they_hold(spark, weir_config, tmp_path, merge,  # type: ignore[no-untyped-def]
+def test_known_at_reads_stored_tiles_only_for_what_they_hold(spark, weir_config, tmp_path,  # type: ignore[no-untyped-def]
                                                              monkeypatch) -> None:
     """With stored tiles, each row reads them up to its horizon (every earlier event was in the lake at t) and
-    the rest from raw events. Late events committed after the daily run wrote its tiles are not in them: rows
-    after their commit must still count them (the tiles are stale for those days), until a rerun of the days."""
+    the rest from raw events, by both ways of merging full tiles (joined per spine row, or range frames: forced
+    here in turn on the same lake). Late events committed after the daily run wrote its tiles are not in them:
+    rows after their commit must still count them (the tiles are stale for those days), until a rerun."""
     import weir.training.builder as builder
     from weir.batch import backfill
 
-    monkeypatch.setattr(builder, "_by_frames", lambda *_: merge == "frames")
-    rnd = random.Random(21 if merge == "join" else 22)
+    rnd = random.Random(21)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     today = datetime(now.year, now.month, now.day)
     users = ["a", "b", "c"]
@@ -216,13 +215,14 @@ def test_known_at_reads_stored_tiles_only_for_what_they_hold(spark, weir_config,
     on_time += [_event(rnd, u, now - timedelta(seconds=s)) for u, s in [("a", 3), ("b", 7)]]
     late = [_event(rnd, rnd.choice(["a", "c"]), today - timedelta(seconds=rnd.randrange(3600, 2 * 86400)))
             for _ in range(30)]
-    name = f"g_known_st_{merge}"
+    name = "g_known_st"
     group = parse_spec_text(SPEC.replace("g_known", name).replace("src_known", f"{name}_src"),
                             str(tmp_path / f"{name}.yaml"))
     path = Path(weir_config.table_path(f"{name}_src"))
+    days = (today - timedelta(days=3)).date(), (today - timedelta(days=1)).date()
     _write(spark, path, on_time, "overwrite")
     c1 = _at_ms(_commit_ms(path, 0))
-    backfill(spark, group, (today - timedelta(days=3)).date(), (today - timedelta(days=1)).date(), weir_config)
+    backfill(spark, group, *days, weir_config)
     time.sleep(1.5)
     _write(spark, path, late, "append")  # committed after the run wrote the tiles of the days it holds
     c2 = _at_ms(_commit_ms(path, 1))
@@ -230,8 +230,10 @@ def test_known_at_reads_stored_tiles_only_for_what_they_hold(spark, weir_config,
     spine_times = [today - timedelta(hours=30), c1, c1 + (c2 - c1) / 2, c2, c2 + timedelta(minutes=30),
                    c2 + timedelta(days=2)]
     spine_rows = [(u, t, i) for i, (u, t) in enumerate((u, t) for u in users for t in spine_times)]
+    after_all = [r for r in spine_rows if r[1] >= c2]
 
-    def check(rows_at: list[tuple[str, datetime, int]]) -> dict[str, Any]:
+    def check(rows_at: list[tuple[str, datetime, int]], merge: str = "join") -> dict[str, Any]:
+        monkeypatch.setattr(builder, "_by_frames", lambda *_: merge == "frames")
         ts = _build(spark, weir_config, group, rows_at, "known_at")
         assert ts.lineage["groups"][name]["tiles"] == "stored"
         rows = ts.df.collect()
@@ -240,10 +242,42 @@ def test_known_at_reads_stored_tiles_only_for_what_they_hold(spark, weir_config,
             assert_served_values_match(group, [e for e, c in pairs if c <= r.ts], [r], TTL_US)
         return dict(ts.lineage["groups"][name])
 
-    after_all = [r for r in spine_rows if r[1] >= c2]
-    assert check(spine_rows)["merge"] == merge  # tiles stale for the late events' days
-    assert "horizon" not in check(after_all)    # ... so even rows after every commit read those days raw
-    backfill(spark, group, (today - timedelta(days=3)).date(), (today - timedelta(days=1)).date(), weir_config)
-    assert check(spine_rows)["merge"] == merge  # rerun: the tiles hold the late events too
+    for merge in ("join", "frames"):  # tiles stale for the late events' days
+        assert check(spine_rows, merge)["merge"] == merge
+    assert "horizon" not in check(after_all)  # ... so even rows after every commit read those days raw
+    backfill(spark, group, *days, weir_config)
+    for merge in ("join", "frames"):  # rerun: the tiles hold the late events too
+        assert check(spine_rows, merge)["merge"] == merge
     # every event in the lake and the tiles at every spine time: the event_time build, as the lineage says
     assert check(after_all)["horizon"].startswith("none")
+
+
+def test_files_without_statistics_are_bounded_by_a_scan(spark, weir_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A table that collects no event-time statistics (``delta.dataSkippingNumIndexedCols = 0`` set after its
+    first commit, as a team may to save write time): its later files give no event range in the log, so the
+    builder bounds them by one scan of the source; values still equal the oracle over (event, commit time)."""
+    rnd = random.Random(31)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    on_time = [_event(rnd, rnd.choice("ab"), now - timedelta(seconds=rnd.randrange(1, 2 * 86400))) for _ in range(40)]
+    late_rows = [_event(rnd, rnd.choice("abc"), now - timedelta(seconds=rnd.randrange(3600, 20 * 3600)))
+                 for _ in range(15)]
+    name = "g_known_nostats"
+    path = Path(weir_config.table_path(f"{name}_src"))
+    _write(spark, path, on_time, "overwrite")
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.dataSkippingNumIndexedCols' = '0')")
+    time.sleep(1.5)
+    _write(spark, path, late_rows, "append")
+    c1, c2 = _at_ms(_commit_ms(path, 0)), _at_ms(_commit_ms(path, 2))
+    adds = [json.loads(line)["add"] for line in (path / "_delta_log" / f"{2:020d}.json").read_text().splitlines()
+            if "add" in json.loads(line)]
+    assert adds and all("minValues" not in json.loads(a.get("stats") or "{}") for a in adds)  # no event range
+    group = parse_spec_text(SPEC.replace("g_known", name).replace("src_known", f"{name}_src"),
+                            str(tmp_path / f"{name}.yaml"))
+    pairs = [(e, c1) for e in on_time] + [(e, c2) for e in late_rows]
+    spine_rows = [(u, t, i) for i, (u, t) in enumerate((u, t) for u in "abc"
+                                                       for t in [c1, c1 + (c2 - c1) / 2, c2, c2 + timedelta(hours=2)])]
+    ts = _build(spark, weir_config, group, spine_rows, "known_at")
+    rows = ts.df.collect()
+    assert len(rows) == len(spine_rows)
+    for r in rows:
+        assert_served_values_match(group, [e for e, c in pairs if c <= r.ts], [r], TTL_US)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -135,15 +136,40 @@ def maintain(spark: SparkSession, config: RuntimeConfig, groups: Iterable[Featur
     return reports
 
 
-def _vacuum(spark: SparkSession, table: Any, hours: float) -> None:
-    check = "spark.databricks.delta.retentionDurationCheck.enabled"
-    previous = spark.conf.get(check, "true") or "true"
-    if hours < DEFAULT_RETENTION_HOURS:
-        spark.conf.set(check, "false")
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+# VACUUM lists the table's files in a Spark stage of this many tasks (Spark's default: 10,000, whatever the table
+# or cluster size; about 40 s of task scheduling for a small table on 2 cores)
+_LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+
+
+def vacuum_listing_tasks(spark: SparkSession) -> int:
+    """Tasks for VACUUM's file listing: a few per core of the cluster, enough to list many partition directories
+    in parallel without thousands of near-empty tasks."""
+    return max(2, 2 * spark.sparkContext.defaultParallelism)
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """``settings`` on the session for the duration of the block, the previous values restored after."""
+    previous = {k: spark.conf.get(k, None) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, v)
     try:
-        table.vacuum(hours)
+        yield
     finally:
-        spark.conf.set(check, previous)
+        for k, old in previous.items():
+            if old is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, old)
+
+
+def _vacuum(spark: SparkSession, table: Any, hours: float) -> None:
+    settings = {_LISTING_PARALLELISM: str(vacuum_listing_tasks(spark))}
+    if hours < DEFAULT_RETENTION_HOURS:
+        settings[_RETENTION_CHECK] = "false"
+    with _session_conf(spark, settings):
+        table.vacuum(hours)
 
 
 def _live_files(spark: SparkSession, path: str) -> int:
