@@ -130,7 +130,7 @@ def maintain(spark: SparkSession, config: RuntimeConfig, groups: Iterable[Featur
         removed = 0
         if vacuum:
             on_disk = _files_on_disk(spark, path)
-            _vacuum(spark, table, hours)
+            vacuum_table(spark, table, hours)
             removed = max(0, on_disk - _files_on_disk(spark, path))
         reports.append(TableReport(path, before, _live_files(spark, path), hours, pinned, removed))
     return reports
@@ -164,7 +164,9 @@ def _session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[
                 spark.conf.set(k, old)
 
 
-def _vacuum(spark: SparkSession, table: Any, hours: float) -> None:
+def vacuum_table(spark: SparkSession, table: Any, hours: float) -> None:
+    """``VACUUM`` of ``table`` (a ``DeltaTable``) keeping ``hours`` of history; below Delta's 168 h safety check
+    only as the operator's explicit choice (the check is off for this call alone)."""
     settings = {_LISTING_PARALLELISM: str(vacuum_listing_tasks(spark))}
     if hours < DEFAULT_RETENTION_HOURS:
         settings[_RETENTION_CHECK] = "false"
