@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from weir.process import DevStackError, port_in_use, read_pid, start_and_wait
@@ -125,10 +126,15 @@ def start_kafka(config: RuntimeConfig) -> int:
     return start_and_wait(cmd, pid_file, log_file, lambda: _broker_answers(config), 90, "Kafka broker")
 
 
-def _cluster_id() -> str:
+def _cluster_id(new: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64. Never one that starts with ``-``, as Kafka's own
+    ``Uuid.randomUuid`` (1 in 64 would: the storage tool would read it as an option and refuse to format)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        text = base64.urlsafe_b64encode(new().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def _broker_answers(config: RuntimeConfig) -> bool:
