@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-DEFAULT_PARALLELISM = "10000"  # Spark's own default of the setting
+DEFAULT_PARALLELISM = 10_000  # Spark's own default of the setting
 
 
 def _append_small_files(spark: Any, path: str, appends: int, seed: int) -> None:
@@ -35,24 +35,16 @@ def _append_small_files(spark: Any, path: str, appends: int, seed: int) -> None:
          .write.format("delta").mode("append").save(path))
 
 
-def _timed_vacuum(spark: Any, path: str, parallelism: str | None) -> float:
-    """Seconds of one VACUUM RETAIN 0 HOURS of ``path``: Weir's (``parallelism`` None) or with the setting."""
+def _timed_vacuum(spark: Any, path: str, listing_tasks: int | None) -> float:
+    """Seconds of one ``weir.lake.maintenance.vacuum_table`` (retention 0 h) of ``path``, with its listing
+    tasks (None) or ``listing_tasks``: the same call, only the setting differs."""
     from delta.tables import DeltaTable
 
     from weir.lake.maintenance import vacuum_table
 
     table = DeltaTable.forPath(spark, path)
     began = time.perf_counter()
-    if parallelism is None:
-        vacuum_table(spark, table, 0.0)
-    else:  # the same call with Spark's default listing parallelism in force for its duration
-        spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.parallelism", parallelism)
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
-        try:
-            table.vacuum(0.0)
-        finally:
-            spark.conf.unset("spark.sql.sources.parallelPartitionDiscovery.parallelism")
-            spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    vacuum_table(spark, table, 0.0, listing_tasks)
     return time.perf_counter() - began
 
 

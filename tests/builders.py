@@ -8,7 +8,11 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from weir.runtime import RuntimeConfig
+    from weir.spec.models import FeatureGroup
 
 WIRE_TS = "%Y-%m-%dT%H:%M:%S.%fZ"  # event times on the wire: ISO 8601, microseconds, UTC with a Z
 
@@ -53,7 +57,8 @@ def write_source(spark: Any, path: str, events: Iterable[Mapping[str, Any]], sch
     source_df(spark, events, schema).write.format("delta").mode(mode).save(path)
 
 
-def isolated_group(spec_text: str, lake_dir: Path, tmp_path: Path, tag: str, **settings: Any) -> tuple[Any, Any]:
+def isolated_group(spec_text: str, lake_dir: Path, tmp_path: Path, tag: str, **settings: Any,
+                   ) -> tuple[RuntimeConfig, FeatureGroup]:
     """(config, group) for a test that runs jobs as child processes: the group's spec in a specs dir of its own,
     and a lake, checkpoints, online table prefix and state dir no other test shares (``tag`` plus a run id).
     ``settings``: more ``build_config`` fields (a private broker's ports, a master)."""

@@ -79,3 +79,24 @@ def test_maintenance_compacts_vacuums_and_keeps_pinned_versions(spark: Any, lake
     assert forced[events_path].vacuumed == 12
     with pytest.raises(Exception, match=r"(?i)(not found|does not exist|FileNotFound|FILE_NOT_EXIST)"):
         build(spine, ["maint_g"], spark=spark, config=config, groups=[group], versions=pinned).df.collect()
+
+
+def test_vacuum_sets_its_settings_for_the_call_only(spark: Any, lake_dir: Path) -> None:
+    """VACUUM's listing tasks and (below 168 h) the retention check are set for the call and restored after:
+    a setting the session had comes back, one it did not have is unset again."""
+    from delta.tables import DeltaTable
+
+    from weir.lake.maintenance import vacuum_table
+
+    path = str(lake_dir / f"vac-{uuid.uuid4().hex[:8]}")
+    _append_batches(spark, path, 2, seed=4)
+    check, listing = ("spark.databricks.delta.retentionDurationCheck.enabled",
+                      "spark.sql.sources.parallelPartitionDiscovery.parallelism")
+    spark.conf.set(check, "true")
+    spark.conf.unset(listing)
+    try:
+        vacuum_table(spark, DeltaTable.forPath(spark, path), 0.0)  # refused by the check if it were still on
+        assert spark.conf.get(check) == "true"
+        assert spark.conf.get(listing, None) is None
+    finally:
+        spark.conf.unset(check)

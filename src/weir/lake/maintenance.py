@@ -164,10 +164,12 @@ def _session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[
                 spark.conf.set(k, old)
 
 
-def vacuum_table(spark: SparkSession, table: Any, hours: float) -> None:
+def vacuum_table(spark: SparkSession, table: Any, hours: float, listing_tasks: int | None = None) -> None:
     """``VACUUM`` of ``table`` (a ``DeltaTable``) keeping ``hours`` of history; below Delta's 168 h safety check
-    only as the operator's explicit choice (the check is off for this call alone)."""
-    settings = {_LISTING_PARALLELISM: str(vacuum_listing_tasks(spark))}
+    only as the operator's explicit choice (the check is off for this call alone). ``listing_tasks``: default
+    :func:`vacuum_listing_tasks` (the benchmark passes Spark's own default to compare)."""
+    tasks = vacuum_listing_tasks(spark) if listing_tasks is None else listing_tasks
+    settings = {_LISTING_PARALLELISM: str(tasks)}
     if hours < DEFAULT_RETENTION_HOURS:
         settings[_RETENTION_CHECK] = "false"
     with _session_conf(spark, settings):
